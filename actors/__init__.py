@@ -1,0 +1,1 @@
+"""Departments, staff, memberships, actor documents and discovery (WebFinger, NodeInfo)."""

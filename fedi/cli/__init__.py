@@ -1,0 +1,1 @@
+"""The ``fedi`` command: serve, worker, database and admin subcommands."""

@@ -1,0 +1,1 @@
+"""Receiving activities: verify, store, then process each by its handler."""

@@ -1,0 +1,1 @@
+"""Key pairs and HTTP Signatures: generation, encryption at rest, rotation, signing and verifying."""

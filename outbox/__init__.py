@@ -1,0 +1,1 @@
+"""Publishing: builders, addressing, collections, fan-out and the delivery queue."""

@@ -1,0 +1,64 @@
+"""Helpers for tests that run the ``fedi`` command as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+
+FEDI = str(Path(sys.executable).with_name("fedi"))
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_environ(**extra: str) -> dict[str, str]:
+    """This process's environment without fedi's settings, plus ``extra``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FEDI_") and k != "DATABASE_URL"}
+    return {**environ, **extra}
+
+
+@asynccontextmanager
+async def fedi_process(*args: str, env: dict[str, str], cwd: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, list[str]]]:
+    """Start ``fedi ARGS`` and stop it with SIGINT afterwards; yields the process and its output lines so far."""
+    process = await asyncio.create_subprocess_exec(
+        FEDI, *args, env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    lines: list[str] = []
+
+    async def read() -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            lines.append(line.decode())
+
+    reader = asyncio.create_task(read())
+    try:
+        yield process, lines
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 30)
+        await reader
+
+
+async def wait_until_up(http: aiohttp.ClientSession, url: str, lines: list[str], **kwargs: object) -> None:
+    """Poll ``url`` until the server answers (30 s at most), showing its output if it never does."""
+    for _ in range(300):
+        try:
+            async with http.get(url, **kwargs) as response:  # type: ignore[arg-type]
+                if response.status < 500:
+                    return
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.1)
+    raise AssertionError("server did not come up:\n" + "".join(lines))
