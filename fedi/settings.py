@@ -1,7 +1,7 @@
 """Settings: one frozen object built once from the environment (``FEDI_`` prefix) and an optional TOML file.
 
-Precedence: environment variables over the TOML file named by ``FEDI_CONFIG`` (or ``--config``)
-over defaults. Every value is validated here so that a bad setting stops start-up with a clear
+Precedence: environment variables over the TOML file named by ``FEDI_CONFIG`` (or ``--config``,
+or else ``<data dir>/fedi.toml`` if present) over defaults. Every value is validated here so that a bad setting stops start-up with a clear
 message instead of failing on the first request.
 """
 
@@ -40,6 +40,7 @@ DOMAIN_RE = re.compile(
 )
 SECRET_MIN_LENGTH = 32
 SECRET_FILE_NAME = "secret_key"
+CONFIG_FILE_NAME = "fedi.toml"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def load_settings(
     """Build Settings from a TOML file, the environment and explicit overrides (highest first: overrides)."""
     environ = os.environ if environ is None else environ
     raw: dict[str, object] = {}
-    config_file = config_file or environ.get("FEDI_CONFIG") or None
+    config_file = config_file or environ.get("FEDI_CONFIG") or _data_dir_config(environ)
     if config_file:
         raw.update(_read_toml(Path(config_file)))
     for name, env_name in ENV_NAMES.items():
@@ -81,6 +82,12 @@ def load_settings(
             raw[name] = environ[env_name]
     raw.update({k: v for k, v in overrides.items() if v is not None})
     return _validate(raw)
+
+
+def _data_dir_config(environ: Mapping[str, str]) -> Path | None:
+    """``<data dir>/fedi.toml`` when it exists (``make run`` keeps its settings there)."""
+    path = Path(environ.get("FEDI_DATA_DIR") or "var") / CONFIG_FILE_NAME
+    return path if path.is_file() else None
 
 
 def _read_toml(path: Path) -> dict[str, object]:

@@ -18,7 +18,7 @@ from fedi.app import create_app
 from fedi.cli.context import Database, settings_from
 from fedi.database import connect
 from fedi.migrate import migrate
-from fedi.settings import SECRET_FILE_NAME, Settings
+from fedi.settings import CONFIG_FILE_NAME, SECRET_FILE_NAME, Settings
 from keys.keypairs import KeyVault
 
 log = logging.getLogger(__name__)
@@ -56,25 +56,23 @@ async def run_serve(args: argparse.Namespace) -> int:
 async def run_quickstart(args: argparse.Namespace) -> int:
     """Serve with everything a first look needs: no configuration required."""
     data_dir = Path(os.environ.get("FEDI_DATA_DIR") or "var")
-    ensure_secret_file(data_dir)
     port = args.port or int(os.environ.get("FEDI_PORT") or 8000)
-    defaults = {} if os.environ.get("FEDI_DOMAIN") else {"domain": f"localhost:{port}", "scheme": "http"}
-    settings = settings_from(
-        args, host=args.host, port=port, tls_cert=args.tls_cert, tls_key=args.tls_key, **defaults
-    )
+    write_once(data_dir / SECRET_FILE_NAME, secrets.token_urlsafe(48) + "\n")
+    if not args.config and not os.environ.get("FEDI_CONFIG"):
+        write_once(data_dir / CONFIG_FILE_NAME, f'domain = "localhost:{port}"\nscheme = "http"\n')
+    settings = settings_from(args, host=args.host, port=port, tls_cert=args.tls_cert, tls_key=args.tls_key)
     await serve(settings, demo=True)
     return 0
 
 
-def ensure_secret_file(data_dir: Path) -> None:
-    """Create ``<data_dir>/secret_key`` (readable by its owner only) unless it exists."""
-    path = data_dir / SECRET_FILE_NAME
+def write_once(path: Path, content: str) -> None:
+    """Create ``path`` (readable by its owner only) with ``content`` unless it exists."""
     if path.exists():
         return
-    data_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
-    path.write_text(secrets.token_urlsafe(48) + "\n", encoding="utf-8")
-    log.info("generated a server secret in %s", path)
+    path.write_text(content, encoding="utf-8")
+    log.info("created %s", path)
 
 
 async def provision_demo(conn: asyncpg.Connection, settings: Settings) -> None:

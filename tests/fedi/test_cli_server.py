@@ -65,6 +65,16 @@ async def test_quickstart_needs_no_configuration(tmp_path: Path, http: aiohttp.C
     secret = tmp_path / "var" / "secret_key"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600 and len(secret.read_text().strip()) >= 32
     assert (tmp_path / "var" / "postgres" / "PG_VERSION").exists()
+    assert (tmp_path / "var" / "fedi.toml").read_text() == f'domain = "localhost:{port}"\nscheme = "http"\n'
+
+    # Admin commands run in the same directory find the quick start's database and settings by themselves.
+    process = await asyncio.create_subprocess_exec(
+        FEDI, "admin", "department", "list", env=clean_environ(), cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    assert "demo" in out.decode() and "Demo department" in out.decode()
 
     # A second start keeps the same database, secret and key, and adds no second demo.
     async with fedi_process("quickstart", env=env, cwd=tmp_path) as (_, lines):

@@ -47,6 +47,13 @@ def test_secret_kept_in_data_dir_is_used(tmp_path: Path) -> None:
     assert settings.secret_key == SECRET
 
 
+def test_settings_file_in_data_dir_is_read(tmp_path: Path) -> None:
+    (tmp_path / "fedi.toml").write_text(f'domain = "localhost:8000"\nscheme = "http"\nsecret_key = "{SECRET}"\n')
+    settings = load_settings({"FEDI_DATA_DIR": str(tmp_path)})
+    assert settings.base_url == "http://localhost:8000"
+    assert load_settings({"FEDI_DATA_DIR": str(tmp_path), "FEDI_DOMAIN": "city.example"}).domain == "city.example"
+
+
 def test_defaults() -> None:
     settings = load_settings({"FEDI_DOMAIN": "city.example", "FEDI_SECRET_KEY": SECRET})
     assert (settings.host, settings.port, settings.scheme) == ("127.0.0.1", 8000, "https")
