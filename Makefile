@@ -34,6 +34,8 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/signatures.py
 	$(BIN)/python bench/provision.py
+	$(BIN)/python bench/inbox_ingest.py
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -17,3 +17,11 @@ class NotFound(ActorsError):
 
 class Conflict(ActorsError):
     """The name is taken (or was taken by a deleted department)."""
+
+
+class InvalidDocument(ActorsError):
+    """A remote document is malformed or names things it may not (another host's objects)."""
+
+
+class FetchFailed(ActorsError):
+    """A remote actor, key or object could not be fetched."""

@@ -15,8 +15,8 @@ INSTANCE_TYPE = "Application"
 
 
 @dataclass(frozen=True)
-class LocalActor:
-    """A department (or the instance actor) as stored."""
+class Actor:
+    """An actor as stored: a department, the instance actor, or a remote actor (``local`` false)."""
 
     id: int
     uri: str
@@ -35,6 +35,23 @@ class LocalActor:
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    local: bool = True
+    inbox_url: str | None = None
+    shared_inbox_url: str | None = None
+    outbox_url: str | None = None
+    followers_url: str | None = None
+    following_url: str | None = None
+    featured_url: str | None = None
+    url: str | None = None
+    fetched_at: datetime | None = None
+
+    @property
+    def handle(self) -> str:
+        """``username@domain``, as mentions are written."""
+        return f"{self.username}@{self.domain}"
+
+
+LocalActor = Actor  # the name used where only local actors can occur
 
 
 @dataclass(frozen=True)
@@ -60,9 +77,10 @@ class Membership:
     role: str
 
 
-_ACTOR = (
+ACTOR_COLUMNS = (
     "id, uri, actor_type, username, domain, display_name, summary, summary_html, area, avatar_url, "
-    "header_url, fields, manually_approves_followers, discoverable, created_at, updated_at, deleted_at"
+    "header_url, fields, manually_approves_followers, discoverable, created_at, updated_at, deleted_at, "
+    "local, inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, featured_url, url, fetched_at"
 )
 _STAFF = "id, username, display_name, email, created_at, updated_at"
 _MEMBERSHIP = """SELECT m.staff_id, s.username AS staff_username, m.actor_id, a.username AS department, m.role
@@ -88,7 +106,7 @@ async def insert_local_actor(
     row = await conn.fetchrow(
         f"""INSERT INTO actors (uri, local, actor_type, username, domain{columns})
             VALUES ($1, true, $2, $3, $4{placeholders})
-            RETURNING {_ACTOR}""",
+            RETURNING {ACTOR_COLUMNS}""",
         uri, actor_type, username, domain, *[values[n] for n in names],
     )
     actor = _actor(row)
@@ -110,7 +128,7 @@ async def update_local_actor(conn: asyncpg.Connection, actor_id: int, values: di
     names = [c for c in DEPARTMENT_COLUMNS if c in values]
     assignments = "".join(f", {n} = ${i}" for i, n in enumerate(names, start=2))
     row = await conn.fetchrow(
-        f"UPDATE actors SET updated_at = now(){assignments} WHERE id = $1 AND local RETURNING {_ACTOR}",
+        f"UPDATE actors SET updated_at = now(){assignments} WHERE id = $1 AND local RETURNING {ACTOR_COLUMNS}",
         actor_id, *[values[n] for n in names],
     )
     actor = _actor(row)
@@ -128,7 +146,7 @@ async def local_actor_by_username(
 ) -> LocalActor | None:
     """A local actor by username (case-insensitive)."""
     row = await conn.fetchrow(
-        f"""SELECT {_ACTOR} FROM actors
+        f"""SELECT {ACTOR_COLUMNS} FROM actors
             WHERE local AND lower(username) = lower($1) AND actor_type = $2
               AND ($3 OR deleted_at IS NULL)""",
         username, actor_type, include_deleted,
@@ -146,7 +164,7 @@ async def username_taken(conn: asyncpg.Connection, username: str) -> bool:
 async def list_departments(conn: asyncpg.Connection) -> list[LocalActor]:
     """Every live department, by username."""
     rows = await conn.fetch(
-        f"""SELECT {_ACTOR} FROM actors
+        f"""SELECT {ACTOR_COLUMNS} FROM actors
             WHERE local AND actor_type = $1 AND deleted_at IS NULL ORDER BY username""",
         DEPARTMENT_TYPE,
     )
@@ -280,7 +298,7 @@ def _cast(column: str) -> str:
 
 async def all_local_actors(conn: asyncpg.Connection) -> list[LocalActor]:
     """Every local actor, deleted ones and the instance actor included."""
-    rows = await conn.fetch(f"SELECT {_ACTOR} FROM actors WHERE local ORDER BY username")
+    rows = await conn.fetch(f"SELECT {ACTOR_COLUMNS} FROM actors WHERE local ORDER BY username")
     return [LocalActor(**dict(r)) for r in rows]
 
 
@@ -301,7 +319,7 @@ async def insert_local_actors(
         f"""INSERT INTO actors (uri, local, actor_type, username, domain, {columns})
             SELECT u.uri, true, $1, u.username, $2, {', '.join(_cast(c) for c in DEPARTMENT_COLUMNS)}
             FROM unnest($3::text[], $4::text[], {arrays}) AS u(uri, username, {columns})
-            RETURNING {_ACTOR}""",
+            RETURNING {ACTOR_COLUMNS}""",
         actor_type, domain, [r[0] for r in rows], [r[1] for r in rows], *_department_arrays([r[2] for r in rows]),
     )
     return [LocalActor(**dict(r)) for r in result]

@@ -1,7 +1,14 @@
-"""The application factory: routes from each package, middleware, and the lifespan's shared state."""
+"""The application factory: routes from each package, middleware, and the lifespan's shared services.
+
+The lifespan opens the services (pool, HTTP client, actor resolver) and, unless told not to, runs
+the queue worker in the same process, as small deployments want; larger ones run ``fedi worker``
+processes beside ``fedi serve --no-worker``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,11 +20,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from actors import nodeinfo, routes as actor_routes, webfinger
-from fedi.database import create_pool
+from fedi.assembly import HttpClientFactory, build_http_client, build_worker, open_services
 from fedi.proxy import TrustedProxyMiddleware
 from fedi.responses import error_response
 from fedi.settings import Settings
-from keys.keypairs import KeyVault
+from inbox import routes as inbox_routes
+from outbox import routes as outbox_routes
+
+log = logging.getLogger(__name__)
+
+WORKER_SHUTDOWN_GRACE = 10.0
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -26,7 +38,13 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.detail, dict(exc.headers or {}))
 
 
-def create_app(settings: Settings, database_url: str | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    database_url: str | None = None,
+    *,
+    http_client: HttpClientFactory = build_http_client,
+    run_worker: bool = False,
+) -> Starlette:
     """Build the ASGI app for ``settings`` (``database_url`` overrides the settings' one)."""
     url = database_url or settings.database_url
     if not url:
@@ -34,14 +52,23 @@ def create_app(settings: Settings, database_url: str | None = None) -> Starlette
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        pool = await create_pool(url)
-        try:
-            yield {"settings": settings, "pool": pool, "vault": KeyVault(settings.secret_key)}
-        finally:
-            await pool.close()
+        async with open_services(settings, url, http_client=http_client) as services:
+            app.state.services = services
+            stop = asyncio.Event()
+            worker = asyncio.create_task(build_worker(services).run_forever(stop)) if run_worker else None
+            try:
+                yield services.state()
+            finally:
+                if worker is not None:
+                    stop.set()
+                    done, _ = await asyncio.wait({worker}, timeout=WORKER_SHUTDOWN_GRACE)
+                    if not done:
+                        log.warning("the in-process worker did not finish in %.0f s: cancelling it", WORKER_SHUTDOWN_GRACE)
+                        worker.cancel()
+                        await asyncio.wait({worker})
 
     return Starlette(
-        routes=[*webfinger.routes, *nodeinfo.routes, *actor_routes.routes],
+        routes=[*webfinger.routes, *nodeinfo.routes, *actor_routes.routes, *outbox_routes.routes, *inbox_routes.routes],
         middleware=[Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import itertools
+import ssl
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
+import trustme
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fedi.database import connect
 from fedi.embedded import start_embedded_postgres
 from fedi.migrate import migrate
 from fedi.settings import Settings, load_settings
 from keys.keypairs import KeyVault
-from tests.servers import running_server
+from tests.peers import RemotePeer, running_peer
+from tests.processes import Result, clean_environ, run_fedi
+from tests.servers import RunningInstance, running_server, trusting_http_client_factory
 
 TEMPLATE = "fedi_template"
+
 TEST_SECRET = "test-secret-" + "x" * 40
 _db_numbers = itertools.count(1)
 
@@ -54,16 +60,29 @@ async def template_database(postgres_server: Any) -> str:
 
 
 @pytest.fixture
-async def database_url(postgres_server: Any, template_database: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for one test."""
-    name = f"test_{next(_db_numbers)}_{secrets.token_hex(3)}"
+async def new_database(postgres_server: Any, template_database: str) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Make fresh, migrated databases (copies of the template); all are dropped after the test."""
     admin = await asyncpg.connect(_url(postgres_server, "postgres"))
-    try:
+    made: list[str] = []
+
+    async def make() -> str:
+        name = f"test_{next(_db_numbers)}_{secrets.token_hex(3)}"
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-        yield _url(postgres_server, name)
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        made.append(name)
+        return _url(postgres_server, name)
+
+    try:
+        yield make
+        for name in made:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def database_url(new_database: Callable[[], Awaitable[str]]) -> str:
+    """A fresh, migrated database for one test."""
+    return await new_database()
 
 
 @pytest.fixture
@@ -93,10 +112,16 @@ def vault() -> KeyVault:
 
 
 @pytest.fixture
-async def server(settings: Settings) -> AsyncIterator[str]:
-    """A running fedi server for the test's database; yields its base URL."""
-    async with running_server(settings) as base_url:
-        yield base_url
+async def instance(settings: Settings, test_ca: trustme.CA) -> AsyncIterator[RunningInstance]:
+    """A running fedi server for the test's database that trusts the test CA and knows the test hosts."""
+    async with running_server(settings, http_client=trusting_http_client_factory(test_ca)) as running:
+        yield running
+
+
+@pytest.fixture
+def server(instance: RunningInstance) -> str:
+    """The base URL of the running fedi server."""
+    return instance.base_url
 
 
 @pytest.fixture
@@ -104,3 +129,48 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """An aiohttp client session."""
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def test_ca() -> trustme.CA:
+    """The certificate authority every test server's TLS certificate comes from."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def rsa_keys() -> list[rsa.RSAPrivateKey]:
+    """A few RSA-2048 keys for remote test users (generation is slow, so once per run)."""
+    return [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(4)]
+
+
+@pytest.fixture
+async def peer(test_ca: trustme.CA, tmp_path: Path, rsa_keys: list[rsa.RSAPrivateKey]) -> AsyncIterator[RemotePeer]:
+    """A running Mastodon-like server at https://peer.test:<port> with the user ``alice``."""
+    async with running_peer("peer.test", test_ca, tmp_path) as remote:
+        remote.add_user("alice", rsa_keys[0])
+        yield remote
+
+
+@pytest.fixture
+async def https(test_ca: trustme.CA) -> AsyncIterator[aiohttp.ClientSession]:
+    """An aiohttp client session that trusts the test CA."""
+    context = ssl.create_default_context()
+    test_ca.configure_trust(context)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        yield session
+
+
+FediCommand = Callable[..., Awaitable[Result]]
+
+
+@pytest.fixture
+def fedi_command(database_url: str, tmp_path: Path) -> FediCommand:
+    """Run the real ``fedi`` command against the test's database: ``await fedi_command("admin", ...)``."""
+    env = clean_environ(
+        DATABASE_URL=database_url, FEDI_DOMAIN="city.example", FEDI_SECRET_KEY=TEST_SECRET, FEDI_DATA_DIR=str(tmp_path / "var")
+    )
+
+    async def run(*args: str, stdin: str | None = None) -> Result:
+        return await run_fedi(*args, env=env, cwd=tmp_path, stdin=stdin)
+
+    return run

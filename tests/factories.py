@@ -7,7 +7,9 @@ from typing import Any
 import asyncpg
 
 from actors.departments import create_department
-from actors.queries import LocalActor
+from actors.queries import Actor, LocalActor
+from actors.remote_documents import parse_actor
+from actors.remote_queries import upsert_remote_actor
 from actors.validation import department_input
 from fedi.settings import Settings
 from keys.keypairs import KeyVault
@@ -19,3 +21,15 @@ async def make_department(
     """A department with its key pair."""
     properties.setdefault("display_name", username.capitalize())
     return await create_department(conn, settings, vault, department_input(username, properties))
+
+
+async def citizen(conn: asyncpg.Connection, username: str, host: str, shared_inbox: bool = True) -> Actor:
+    """A remote actor stored as if just fetched (so resolving its handle needs no network)."""
+    uri = f"https://{host}/users/{username}"
+    document = {
+        "id": uri, "type": "Person", "preferredUsername": username, "inbox": f"{uri}/inbox",
+        "url": f"https://{host}/@{username}", "followers": f"{uri}/followers",
+    }
+    if shared_inbox:
+        document["endpoints"] = {"sharedInbox": f"https://{host}/inbox"}
+    return await upsert_remote_actor(conn, parse_actor(document))

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import aiohttp
 
 FEDI = str(Path(sys.executable).with_name("fedi"))
@@ -62,3 +64,35 @@ async def wait_until_up(http: aiohttp.ClientSession, url: str, lines: list[str],
         except aiohttp.ClientConnectionError:
             await asyncio.sleep(0.1)
     raise AssertionError("server did not come up:\n" + "".join(lines))
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one run of the command printed and returned."""
+
+    status: int
+    out: str
+    err: str
+
+    @property
+    def lines(self) -> list[str]:
+        """Standard output, line by line."""
+        return self.out.splitlines()
+
+
+async def run_fedi(*args: str, env: dict[str, str], cwd: Path, stdin: str | None = None) -> Result:
+    """Run ``fedi ARGS`` to completion."""
+    process = await asyncio.create_subprocess_exec(
+        FEDI, *args, env=env, cwd=cwd, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate(None if stdin is None else stdin.encode())
+    assert process.returncode is not None
+    return Result(process.returncode, out.decode(), err.decode())
+
+
+def refused(result: Result, message: str) -> None:
+    """The command failed with status 2, saying why on stderr and nothing on stdout."""
+    assert result.status == 2, result
+    assert f"fedi: error: {message}" in result.err, result.err
+    assert result.out == ""

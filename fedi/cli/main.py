@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from actors.errors import ActorsError
 from fedi import __version__
-from fedi.cli import admin, database, server
+from fedi.cli import admin, database, posts, server, worker
 from fedi.cli.context import USAGE_ERROR
 from fedi.errors import FediError, SettingsError
 
@@ -23,8 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     server.add_parsers(commands)
+    worker.add_parsers(commands)
     database.add_parsers(commands)
     admin.add_parsers(commands)
+    posts.add_parsers(commands)
     return parser
 
 

@@ -43,13 +43,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--port", type=int, help="listen port (FEDI_PORT, default 8000)")
         parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate chain (PEM)")
         parser.add_argument("--tls-key", metavar="FILE", help="private key of --tls-cert (PEM)")
+        parser.add_argument(
+            "--no-worker", action="store_true",
+            help="do not process queues in this process (run `fedi worker` processes instead)",
+        )
         parser.set_defaults(handler=handler)
 
 
 async def run_serve(args: argparse.Namespace) -> int:
     """Migrate, then serve until interrupted."""
     settings = settings_from(args, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key)
-    await serve(settings)
+    await serve(settings, run_worker=not args.no_worker)
     return 0
 
 
@@ -61,7 +65,7 @@ async def run_quickstart(args: argparse.Namespace) -> int:
     if not args.config and not os.environ.get("FEDI_CONFIG"):
         write_once(data_dir / CONFIG_FILE_NAME, f'domain = "localhost:{port}"\nscheme = "http"\n')
     settings = settings_from(args, host=args.host, port=port, tls_cert=args.tls_cert, tls_key=args.tls_key)
-    await serve(settings, demo=True)
+    await serve(settings, demo=True, run_worker=not args.no_worker)
     return 0
 
 
@@ -82,7 +86,7 @@ async def provision_demo(conn: asyncpg.Connection, settings: Settings) -> None:
         log.info("created the demo department")
 
 
-async def serve(settings: Settings, demo: bool = False) -> None:
+async def serve(settings: Settings, demo: bool = False, run_worker: bool = True) -> None:
     """Migrate the database, optionally add the demo department, print the URLs and serve."""
     database = Database(settings)
     try:
@@ -98,7 +102,7 @@ async def serve(settings: Settings, demo: bool = False) -> None:
         if demo:
             print_urls(settings)
         config = uvicorn.Config(
-            create_app(settings, database.url),
+            create_app(settings, database.url, run_worker=run_worker),
             host=settings.host,
             port=settings.port,
             ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -20,61 +15,22 @@ from actors.validation import department_input
 from fedi.settings import Settings
 from keys.keypairs import KeyVault
 from keys.queries import keys_of_actor
-from tests.conftest import TEST_SECRET
-
-FEDI = shutil.which("fedi", path=str(Path(sys.executable).parent)) or shutil.which("fedi")
-
-
-@dataclass(frozen=True)
-class Result:
-    """What one run of the command printed and returned."""
-
-    status: int
-    out: str
-    err: str
-
-    @property
-    def lines(self) -> list[str]:
-        """Standard output, line by line."""
-        return self.out.splitlines()
-
+from tests.conftest import FediCommand
+from tests.processes import Result, refused
 
 Fedi = Callable[..., Awaitable[Result]]
 
 
 @pytest.fixture
-def fedi(database_url: str, tmp_path: Path) -> Fedi:
+def fedi(fedi_command: FediCommand) -> Fedi:
     """Run ``fedi admin ...`` against the test's database."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FEDI_") and k != "DATABASE_URL"}
-    environ |= {
-        "DATABASE_URL": database_url, "FEDI_DOMAIN": "city.example", "FEDI_SECRET_KEY": TEST_SECRET,
-        "FEDI_DATA_DIR": str(tmp_path / "var"),
-    }
-
-    async def run(*args: str) -> Result:
-        assert FEDI is not None, "the fedi console script is not installed"
-        process = await asyncio.create_subprocess_exec(
-            FEDI, "admin", *args, env=environ, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await process.communicate()
-        assert process.returncode is not None
-        return Result(process.returncode, out.decode(), err.decode())
-
-    return run
+    return lambda *args: fedi_command("admin", *args)
 
 
 async def snapshot(conn: asyncpg.Connection) -> list[list[tuple[object, ...]]]:
     """Every row of the tables admin commands write."""
     tables = ("actors", "staff", "memberships", "keys")
     return [[tuple(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY 1, 2")] for t in tables]
-
-
-def refused(result: Result, message: str) -> None:
-    """The command failed with status 2, saying why on stderr and nothing on stdout."""
-    assert result.status == 2, result
-    assert f"fedi: error: {message}" in result.err, result.err
-    assert result.out == ""
 
 
 async def test_department_commands(fedi: Fedi, conn: asyncpg.Connection, settings: Settings) -> None:

@@ -1,0 +1,202 @@
+"""Finding remote actors: fetch (signed, as the instance actor), validate, cache in PostgreSQL.
+
+``ActorResolver`` is what the inbox gives the signature checker as its key lookup and what the
+outbox uses to resolve ``@user@host`` mentions. Documents must come from their own host: a fetched
+document whose ``id`` is on another host is fetched again from that id, once, and a key document's
+owner must name the key back. A key is re-fetched at most once a minute (``REFETCH_INTERVAL``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+
+from actors import remote_queries
+from actors.departments import ensure_instance_actor
+from actors.errors import FetchFailed, InvalidDocument
+from actors.queries import Actor
+from actors.remote_documents import host_of, parse_actor
+from fedi.http_client import FetchError, HttpClient
+from fedi.settings import Settings
+from keys.keypairs import KeyVault
+from keys.public_keys import PublicKey
+from keys.signers import RequestSigner
+from keys.store import ensure_active_key
+
+log = logging.getLogger(__name__)
+
+AP_ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+JRD_ACCEPT = "application/jrd+json, application/json"
+REFETCH_INTERVAL = timedelta(minutes=1)
+ACTOR_MAX_AGE = timedelta(days=1)
+
+
+def without_fragment(url: str) -> str:
+    """The URL with any ``#fragment`` removed (key ids often point into the actor document)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+
+
+class ActorResolver:
+    """Remote actors and keys, from the database when fresh, else fetched and stored."""
+
+    def __init__(self, pool: asyncpg.Pool, http: HttpClient, settings: Settings, vault: KeyVault) -> None:
+        self.pool = pool
+        self.http = http
+        self.settings = settings
+        self.vault = vault
+        self._signer: RequestSigner | None = None
+
+    async def signer(self) -> RequestSigner:
+        """The instance actor's signer, used for every fetch (authorized-fetch servers need it)."""
+        if self._signer is None:
+            async with self.pool.acquire() as conn:
+                actor = await ensure_instance_actor(conn, self.settings)
+                key = await ensure_active_key(conn, self.vault, actor.id, actor.uri)
+            assert key.private_key_encrypted is not None
+            self._signer = RequestSigner(key.key_id, self.vault.decrypt(key.private_key_encrypted))
+        return self._signer
+
+    def is_local(self, uri: str) -> bool:
+        """Whether ``uri`` is one of this server's ids."""
+        return host_of(uri) == self.settings.domain
+
+    async def fetch_document(self, url: str) -> dict[str, Any]:
+        """A signed GET of an ActivityPub document; its ``id`` must be on the host it came from."""
+        document = await self._get_json(url, AP_ACCEPT)
+        object_id = document.get("id")
+        if not isinstance(object_id, str):
+            raise InvalidDocument(f"the document at {url} has no id")
+        if host_of(object_id) != host_of(url):
+            document = await self._get_json(object_id, AP_ACCEPT)  # trust only what the id's host serves
+            if document.get("id") != object_id:
+                raise InvalidDocument(f"{object_id} does not serve the document claiming its id")
+        return document
+
+    async def get_actor(self, uri: str, *, refresh: bool = False) -> Actor:
+        """An actor by id: local ones from the database, remote ones fetched when unknown, stale or asked."""
+        async with self.pool.acquire() as conn:
+            actor = await remote_queries.actor_by_uri(conn, uri)
+        if actor is not None and (actor.local or not (refresh or self._stale(actor))):
+            return actor
+        if self.is_local(uri):
+            raise FetchFailed(f"no local actor {uri}")
+        try:
+            data = parse_actor(await self.fetch_document(uri))
+        except (FetchFailed, InvalidDocument):
+            if actor is not None and not refresh:
+                return actor  # a stale copy beats none while the origin is down
+            raise
+        if data.uri != uri:
+            raise InvalidDocument(f"{uri} answered with another actor, {data.uri}")
+        async with self.pool.acquire() as conn:
+            return await remote_queries.upsert_remote_actor(conn, data)
+
+    async def lookup_key(self, key_id: str, refresh: bool) -> PublicKey | None:
+        """The key lookup for ``SignatureChecker``: stored keys, fetched when unknown or on ``refresh``."""
+        async with self.pool.acquire() as conn:
+            known = await remote_queries.known_key(conn, key_id)
+        if known is not None and (known.local or not refresh or not self._may_refetch(known.fetched_at)):
+            return PublicKey(known.key_id, known.owner_uri, known.public_key_pem, known.retired)
+        if self.is_local(key_id):
+            return None
+        try:
+            owner = await self._owner_of_key(key_id)
+        except (FetchFailed, InvalidDocument) as exc:
+            log.info("cannot fetch key %s: %s", key_id, exc)
+            return None if known is None else PublicKey(known.key_id, known.owner_uri, known.public_key_pem)
+        async with self.pool.acquire() as conn:
+            fresh = await remote_queries.known_key(conn, key_id)
+        if fresh is None or fresh.owner_uri != owner.uri:
+            return None
+        return PublicKey(fresh.key_id, fresh.owner_uri, fresh.public_key_pem)
+
+    async def known_key(self, key_id: str) -> PublicKey | None:
+        """A stored key without fetching anything."""
+        async with self.pool.acquire() as conn:
+            known = await remote_queries.known_key(conn, key_id)
+        return None if known is None else PublicKey(known.key_id, known.owner_uri, known.public_key_pem, known.retired)
+
+    async def resolve_handle(self, handle: str) -> Actor:
+        """``user@host`` (with or without a leading ``@``) to an actor, via WebFinger and a round-trip check."""
+        username, _, host = handle.lstrip("@").partition("@")
+        if not username or not host:
+            raise FetchFailed(f"{handle!r} is not a user@host handle")
+        host = host.lower()
+        if host == self.settings.domain:
+            async with self.pool.acquire() as conn:
+                actor = await remote_queries.actor_by_uri(conn, f"{self.settings.base_url}/users/{username.lower()}")
+            if actor is None or actor.deleted_at is not None:
+                raise FetchFailed(f"no department {username}@{host}")
+            return actor
+        async with self.pool.acquire() as conn:
+            cached = await remote_queries.remote_actor_by_handle(conn, username, host)
+        if cached is not None and not self._stale(cached):
+            return cached
+        actor_uri = await self._webfinger(username, host)
+        actor = await self.get_actor(actor_uri, refresh=True)
+        if host_of(actor.uri) != host:
+            # the account lives elsewhere (e.g. WebFinger on example.com, actor on social.example.com):
+            # its own host must agree that the handle is its
+            if actor.username.lower() != username.lower() or await self._webfinger(actor.username, host_of(actor.uri)) != actor.uri:
+                raise InvalidDocument(f"{handle} points at {actor.uri}, which does not claim that handle")
+        return actor
+
+    async def _webfinger(self, username: str, host: str) -> str:
+        url = f"https://{host}/.well-known/webfinger?resource={quote(f'acct:{username}@{host}', safe=':@')}"
+        jrd = await self._get_json(url, JRD_ACCEPT, signed=False)
+        for link in jrd.get("links") or []:
+            if (
+                isinstance(link, dict)
+                and link.get("rel") == "self"
+                and isinstance(link.get("href"), str)
+                and ("activity+json" in str(link.get("type")) or "ld+json" in str(link.get("type")))
+            ):
+                return link["href"]
+        raise FetchFailed(f"WebFinger for {username}@{host} names no ActivityPub actor")
+
+    async def _owner_of_key(self, key_id: str) -> Actor:
+        """Fetch a key id: either the actor document itself, or a key document whose owner names it back."""
+        document = await self.fetch_document(without_fragment(key_id))
+        if "inbox" in document and "publicKey" in document:
+            return await self._store(document)
+        owner_uri = document.get("owner")
+        if not isinstance(owner_uri, str) or host_of(owner_uri) != host_of(key_id):
+            raise InvalidDocument(f"key {key_id} names no owner on its own host")
+        # the owner must name the key back: lookup_key finds it stored under this owner only if it does
+        return await self._store(await self.fetch_document(owner_uri))
+
+    async def _store(self, document: dict[str, Any]) -> Actor:
+        data = parse_actor(document)
+        async with self.pool.acquire() as conn:
+            return await remote_queries.upsert_remote_actor(conn, data)
+
+    async def _get_json(self, url: str, accept: str, signed: bool = True) -> dict[str, Any]:
+        sign = await self.signer() if signed else None
+        try:
+            response = await self.http.get(url, headers={"Accept": accept}, sign=sign)
+        except FetchError as exc:
+            raise FetchFailed(f"cannot fetch {url}: {exc}") from exc
+        if response.status == 410:
+            raise FetchFailed(f"{url} is gone (410)")
+        if not 200 <= response.status < 300:
+            raise FetchFailed(f"{url} answered {response.status}")
+        try:
+            document = response.json()
+        except FetchError as exc:
+            raise FetchFailed(f"{url} did not answer JSON: {exc}") from exc
+        if not isinstance(document, dict):
+            raise InvalidDocument(f"{url} did not answer a JSON object")
+        return document
+
+    @staticmethod
+    def _stale(actor: Actor) -> bool:
+        return actor.fetched_at is None or datetime.now(timezone.utc) - actor.fetched_at > ACTOR_MAX_AGE
+
+    @staticmethod
+    def _may_refetch(fetched_at: datetime | None) -> bool:
+        return fetched_at is None or datetime.now(timezone.utc) - fetched_at > REFETCH_INTERVAL

@@ -1,0 +1,187 @@
+"""Inbox ingest: signed ``Create{Note}`` replies from many remote actors, verified, stored, answered 202.
+
+    .venv/bin/python bench/inbox_ingest.py [--actors 1000] [--requests 6000] [--concurrency 64]
+
+A ``fedi serve --no-worker`` process (one process, as a small deployment runs it) on its own
+embedded PostgreSQL receives replies to a department post from ``--actors`` remote actors whose
+keys are already cached in the database (as they are after each actor's first activity). The
+requests are signed beforehand as Mastodon signs them, so the timed phase measures the server
+alone. The figure is compared with the raw RSA-2048 verify rate of one core measured in the same
+run: a server that did nothing but verify signatures would reach that rate per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from actors.departments import create_department  # noqa: E402
+from actors.remote_documents import parse_actor  # noqa: E402
+from actors.remote_queries import upsert_remote_actor  # noqa: E402
+from actors.validation import department_input  # noqa: E402
+from fedi.database import connect  # noqa: E402
+from fedi.embedded import start_embedded_postgres  # noqa: E402
+from fedi.migrate import migrate  # noqa: E402
+from fedi.settings import load_settings  # noqa: E402
+from keys.keypairs import KeyVault  # noqa: E402
+from keys.signing import sign_request  # noqa: E402
+
+SECRET = "bench-secret-" + "i" * 40
+DOMAIN = "city.example"
+DISTINCT_KEYS = 50  # key material shared round-robin by the actors; every actor has its own key id
+FEDI = str(Path(sys.executable).with_name("fedi"))
+
+
+def raw_verify_rate(seconds: float = 1.0) -> float:
+    """RSA-2048 PKCS#1 v1.5 SHA-256 verifications per second on one core."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    data = b"x" * 300
+    signature = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    public = key.public_key()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(200):
+            public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        count += 200
+    return count / (time.perf_counter() - start)
+
+
+def actor_document(n: int, pem: str) -> dict:
+    """A Mastodon-like Person on one of the remote hosts."""
+    host = f"host{n % 100}.example"
+    uri = f"https://{host}/users/citizen{n}"
+    return {
+        "id": uri, "type": "Person", "preferredUsername": f"citizen{n}", "inbox": f"{uri}/inbox",
+        "endpoints": {"sharedInbox": f"https://{host}/inbox"},
+        "publicKey": {"id": f"{uri}#main-key", "owner": uri, "publicKeyPem": pem},
+    }
+
+
+async def prepare(database_url: str, actors: int, keys: list[rsa.RSAPrivateKey]) -> list[str]:
+    """Migrate, create the department and the remote actors; return the actors' ids."""
+    settings = load_settings({}, domain=DOMAIN, secret_key=SECRET, database_url=database_url)
+    conn = await connect(database_url)
+    try:
+        await migrate(conn)
+        await create_department(conn, settings, KeyVault(SECRET), department_input("library", {}))
+        pems = [k.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode() for k in keys]
+        uris = []
+        for n in range(actors):
+            actor = await upsert_remote_actor(conn, parse_actor(actor_document(n, pems[n % len(pems)])))
+            uris.append(actor.uri)
+        return uris
+    finally:
+        await conn.close()
+
+
+def signed_requests(count: int, uris: list[str], keys: list[rsa.RSAPrivateKey], url: str) -> list[tuple[bytes, dict[str, str]]]:
+    """Replies to the department, each signed by its author as Mastodon signs."""
+    out = []
+    for n in range(count):
+        actor = uris[n % len(uris)]
+        note_id = f"{actor}/statuses/{n}"
+        activity = {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{note_id}/activity", "type": "Create", "actor": actor,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [f"https://{DOMAIN}/users/library"],
+            "object": {
+                "id": note_id, "type": "Note", "attributedTo": actor, "content": f"<p>Question number {n}?</p>",
+                "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [f"https://{DOMAIN}/users/library"],
+                "tag": [{"type": "Mention", "href": f"https://{DOMAIN}/users/library", "name": f"@library@{DOMAIN}"}],
+                "published": "2026-11-24T10:00:00Z",
+            },
+        }
+        body = json.dumps(activity).encode()
+        headers = sign_request("POST", url, {"Content-Type": "application/activity+json"}, body,
+                               f"{actor}#main-key", keys[(n % len(uris)) % len(keys)])
+        out.append((body, headers))
+    return out
+
+
+async def blast(base: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int) -> tuple[float, dict[int, int]]:
+    """Send every request with ``concurrency`` in flight; return the elapsed time and the statuses."""
+    statuses: dict[int, int] = {}
+    queue = iter(requests)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async def sender() -> None:
+            for body, headers in queue:
+                async with http.post(f"{base}/inbox", data=body, headers=headers) as response:
+                    await response.read()
+                    statuses[response.status] = statuses.get(response.status, 0) + 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        return time.perf_counter() - start, statuses
+
+
+async def wait_up(base: str) -> None:
+    """Until the server answers."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            try:
+                async with http.get(f"{base}/.well-known/nodeinfo") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--actors", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--port", type=int, default=8791)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="fedi-bench-") as tmp:
+        database_url, server = start_embedded_postgres(Path(tmp), database="fedi")
+        keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(DISTINCT_KEYS)]
+        uris = await prepare(database_url, args.actors, keys)
+        base = f"http://127.0.0.1:{args.port}"
+        requests = signed_requests(args.requests, uris, keys, f"https://{DOMAIN}/inbox")
+        env = {**os.environ, "DATABASE_URL": database_url, "FEDI_DOMAIN": DOMAIN, "FEDI_SECRET_KEY": SECRET}
+        process = await asyncio.create_subprocess_exec(
+            FEDI, "serve", "--no-worker", "--port", str(args.port), env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            await wait_up(base)
+            await blast(base, requests[: min(200, len(requests))], args.concurrency)  # warm-up (stored too)
+            elapsed, statuses = await blast(base, requests[200:], args.concurrency)
+        finally:
+            process.send_signal(signal.SIGINT)
+            await process.wait()
+        conn = await connect(database_url)
+        stored = await conn.fetchval("SELECT count(*) FROM inbox_items")
+        await conn.close()
+        server.cleanup()
+    verify = raw_verify_rate()
+    accepted = statuses.get(202, 0)
+    rate = accepted / elapsed
+    print(f"inbox ingest: {accepted} signed Create{{Note}} from {args.actors} actors in {elapsed:.2f} s "
+          f"(concurrency {args.concurrency}; statuses {dict(sorted(statuses.items()))}; {stored} stored)")
+    print(f"{'figure':<40}{'value':>12}")
+    print(f"{'accepted/s':<40}{rate:>12.0f}")
+    print(f"{'raw RSA-2048 verify/s (one core)':<40}{verify:>12.0f}")
+    print(f"{'ratio accepted / raw verify':<40}{rate / verify:>12.3f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
