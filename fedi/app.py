@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from actors import nodeinfo, routes as actor_routes, webfinger
+from api import routes as api_routes
+from api.errors import ApiError, api_error_response
 from fedi.assembly import HttpClientFactory, build_http_client, build_worker, open_services
 from fedi.proxy import TrustedProxyMiddleware
 from fedi.responses import error_response
@@ -68,8 +70,11 @@ def create_app(
                         await asyncio.wait({worker})
 
     return Starlette(
-        routes=[*webfinger.routes, *nodeinfo.routes, *actor_routes.routes, *outbox_routes.routes, *inbox_routes.routes],
+        routes=[
+            *webfinger.routes, *nodeinfo.routes, *actor_routes.routes, *outbox_routes.routes, *inbox_routes.routes,
+            *api_routes.routes,
+        ],
         middleware=[Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, ApiError: api_error_response},
         lifespan=lifespan,
     )
