@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from starlette.requests import Request
 
 from api import token_queries
-from api.errors import Forbidden, Unauthorized
+from api.errors import Forbidden, Unauthorized, Unprocessable
 from api.scopes import allows
 from api.tokens import hash_secret
 
@@ -63,7 +63,7 @@ async def authenticate(request: Request, scope: str | None = None, *, user: bool
         record.id, record.application_id, record.staff_id, record.actor_id, frozenset(record.scopes.split()), record.role
     )
     if user and auth.staff_id is None:
-        raise Unauthorized("This method requires an authenticated user")
+        raise Unprocessable("This method requires an authenticated user")  # an app-only token, as Mastodon answers
     if scope is not None and not allows(auth.scopes, scope):
         raise Forbidden("This action is outside the authorized scopes")
     return auth

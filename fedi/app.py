@@ -16,6 +16,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,6 +29,7 @@ from fedi.responses import error_response
 from fedi.settings import Settings
 from inbox import routes as inbox_routes
 from outbox import routes as outbox_routes
+from web import routes as web_routes
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +73,18 @@ def create_app(
 
     return Starlette(
         routes=[
+            *web_routes.routes,  # first: its pages share addresses with actors' and posts' documents
             *webfinger.routes, *nodeinfo.routes, *actor_routes.routes, *outbox_routes.routes, *inbox_routes.routes,
             *api_routes.routes,
         ],
-        middleware=[Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)],
+        middleware=[
+            Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies),
+            # browser apps (Elk, Phanpy) call the API and OAuth endpoints from other origins, without cookies
+            Middleware(
+                CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], expose_headers=["Link"],
+            ),
+        ],
         exception_handlers={HTTPException: http_error, ApiError: api_error_response},
         lifespan=lifespan,
     )

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from actors.remote import ActorResolver
+from api.scheduling import ScheduledTask
 from fedi import __version__
 from fedi.database import create_pool
 from fedi.http_client import HttpClient
@@ -63,11 +64,12 @@ async def open_services(
 
 
 def build_worker(services: Services) -> Worker:
-    """A worker running every queue task of this server: received activities, then deliveries."""
+    """A worker running every queue task of this server: received activities, scheduled posts, deliveries."""
     return Worker(
         services.pool,
         [
             InboxTask(services.pool, services.resolver, services.settings),
+            ScheduledTask(services.pool, services.resolver, services.settings),
             DeliveryTask(services.pool, services.http, services.vault),
         ],
     )

@@ -54,6 +54,11 @@ def render_replies_page(post: Post, after_id: int, uris: Sequence[str], next_id:
     return page
 
 
+def render_attachment(attachment: Mapping[str, Any]) -> dict[str, Any]:
+    """A post's attachment as a ``Document`` (mediaType, url, name as alt text, width, height, blurhash when known)."""
+    return {"type": "Document"} | {k: v for k, v in attachment.items() if v is not None and k != "type"}
+
+
 def render_note(post: Post, author: Actor, stats: NoteStats | None = None, *, context: bool = True) -> dict[str, Any]:
     """The Note of a post, with ``@context`` unless it is embedded in another document."""
     stats = stats or NoteStats()
@@ -78,7 +83,7 @@ def render_note(post: Post, author: Actor, stats: NoteStats | None = None, *, co
     if post.language:
         note["contentMap"] = {post.language: post.content_html}
     note |= {
-        "attachment": list(post.attachments),
+        "attachment": [render_attachment(a) for a in post.attachments],
         "tag": list(post.tags),
         "replies": render_replies(post, stats),
         "likes": {"id": f"{post.uri}/likes", "type": "Collection", "totalItems": stats.likes},
@@ -168,3 +173,36 @@ def build_accept_follow(followee: Actor, follow: Mapping[str, Any] | str, follow
 def build_reject_follow(followee: Actor, follow: Mapping[str, Any] | str, follower_uri: str | None = None) -> dict[str, Any]:
     """The Reject of a Follow (given as received, or by id with ``follower_uri``)."""
     return _answer("Reject", "rejects", followee, follow, follower_uri)
+
+
+def like_id(actor_uri: str, interaction_id: int) -> str:
+    """A Like's id: ``<actor>#likes/<interaction id>``, as Mastodon writes it (a new one for every like)."""
+    return f"{actor_uri}#likes/{interaction_id}"
+
+
+def announce_id(actor_uri: str, interaction_id: int) -> str:
+    """An Announce's id: ``<actor>#announces/<interaction id>`` (a new one for every boost)."""
+    return f"{actor_uri}#announces/{interaction_id}"
+
+
+def build_like(activity_id: str, actor: Actor, post_uri: str) -> dict[str, Any]:
+    """The Like of a post (local or remote) by a local actor."""
+    return {"@context": AS_CONTEXT, "id": activity_id, "type": "Like", "actor": actor.uri, "object": post_uri}
+
+
+def build_announce(
+    activity_id: str, actor: Actor, post_uri: str, to: Sequence[str], cc: Sequence[str], published: datetime
+) -> dict[str, Any]:
+    """The Announce (boost) of a post, addressed as a public post of the booster that mentions the author."""
+    return {
+        "@context": AS_CONTEXT, "id": activity_id, "type": "Announce", "actor": actor.uri,
+        "published": isoformat(published), "to": list(to), "cc": list(cc), "object": post_uri,
+    }
+
+
+def build_undo(activity: Mapping[str, Any]) -> dict[str, Any]:
+    """The Undo of a Like or Announce: id ``<activity>/undo``, the activity embedded, its addressing kept."""
+    inner = {k: v for k, v in activity.items() if k != "@context"}
+    undo: dict[str, Any] = {"@context": AS_CONTEXT, "id": f"{activity['id']}/undo", "type": "Undo", "actor": activity["actor"]}
+    undo |= {k: activity[k] for k in ("to", "cc") if k in activity}
+    return undo | {"object": inner}

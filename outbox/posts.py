@@ -56,6 +56,11 @@ def check_text(text: str) -> str:
     return text
 
 
+def _check_body(text: str, attachments: list[dict[str, Any]] | None) -> str:
+    """The text of a post, which may be empty only when the post has attachments."""
+    return check_text(text) if text.strip() or not attachments else ""
+
+
 def check_options(visibility: str, summary: str, language: str | None) -> tuple[str, str | None]:
     """The content warning and language, checked along with the visibility."""
     if visibility not in VISIBILITIES:
@@ -109,10 +114,14 @@ def _mentions(formatted: FormattedText, author: Actor, target: ReplyTarget | Non
 async def publish_post(
     conn: asyncpg.Connection, resolver: ActorResolver, settings: Settings, department: Actor, text: str, *,
     staff_id: int | None = None, visibility: str = "public", in_reply_to: str | None = None, summary: str = "",
-    sensitive: bool = False, language: str | None = None,
+    sensitive: bool = False, language: str | None = None, attachments: list[dict[str, Any]] | None = None,
 ) -> Post:
-    """Publish a post as ``department`` and queue its Create for every recipient."""
-    text = check_text(text)
+    """Publish a post as ``department`` and queue its Create for every recipient.
+
+    ``attachments`` are the post's media as ``Document`` objects (type, mediaType, url, name, width,
+    height, blurhash); a post with attachments may have no text.
+    """
+    text = _check_body(text, attachments)
     summary, language = check_options(visibility, summary, language)
     _check_author(department)
     target = None if in_reply_to is None else await reply_target(conn, resolver, in_reply_to.strip())
@@ -120,7 +129,10 @@ async def publish_post(
     mentions, tags = _mentions(formatted, department, target)
     urls = department_urls(settings.base_url, department.username)
     audience = address(visibility, urls.followers, [a.uri for a in mentions])
-    values = NewPost(text, formatted.html, summary, sensitive or bool(summary), language, audience.to, audience.cc, tags)
+    values = NewPost(
+        text, formatted.html, summary, sensitive or bool(summary), language, audience.to, audience.cc, tags,
+        list(attachments or []),
+    )
     async with conn.transaction():
         post_id = await queries.next_post_id(conn)
         uri, url = note_ids(urls.id, urls.profile, post_id)
@@ -161,10 +173,12 @@ async def _known_reply_author(conn: asyncpg.Connection, resolver: ActorResolver,
 async def edit_post(
     conn: asyncpg.Connection, resolver: ActorResolver, settings: Settings, uri: str, text: str, *,
     summary: str | None = None, sensitive: bool | None = None, language: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> Post:
-    """Replace a post's text (and optionally its content warning, flag, language) and queue an Update."""
-    text = check_text(text)
+    """Replace a post's text (and optionally its content warning, flag, language, attachments) and queue an Update."""
     post, author = await own_post(conn, uri)
+    attachments = post.attachments if attachments is None else attachments
+    text = _check_body(text, attachments)
     summary, language = check_options(
         post.visibility, post.summary if summary is None else summary, post.language if language is None else language
     )
@@ -174,7 +188,9 @@ async def edit_post(
     mentions, tags = _mentions(formatted, author, target)
     audience = address(post.visibility, department_urls(settings.base_url, author.username).followers, [a.uri for a in mentions])
     flag = post.sensitive if sensitive is None else sensitive
-    values = NewPost(text, formatted.html, summary, flag or bool(summary), language, audience.to, audience.cc, tags)
+    values = NewPost(
+        text, formatted.html, summary, flag or bool(summary), language, audience.to, audience.cc, tags, list(attachments)
+    )
     async with conn.transaction():
         previous = await queries.mentioned_actors(conn, post.id)
         edited = await queries.update_local_post(conn, post.id, values)

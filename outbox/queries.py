@@ -7,7 +7,7 @@ Collections page by post (or follow) id, newest first: local ids grow with publi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +73,7 @@ class NewPost:
     to_uris: list[str]
     cc_uris: list[str]
     tags: list[dict[str, Any]]
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 _POST = (
@@ -104,12 +105,12 @@ async def insert_local_post(
     """Store a local post under its reserved id."""
     row = await conn.fetchrow(
         f"""INSERT INTO posts (id, uri, local, author_id, staff_id, url, in_reply_to_uri, in_reply_to_id, visibility,
-                source, content_html, summary, sensitive, language, to_uris, cc_uris, tags)
-            VALUES ($1, $2, true, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                source, content_html, summary, sensitive, language, to_uris, cc_uris, tags, attachments)
+            VALUES ($1, $2, true, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
             RETURNING {_POST}""",
         post_id, uri, author_id, staff_id, url, in_reply_to_uri, in_reply_to_id, visibility, values.source,
         values.content_html, values.summary, values.sensitive, values.language, values.to_uris, values.cc_uris,
-        values.tags,
+        values.tags, values.attachments,
     )
     return _required(row)
 
@@ -122,11 +123,11 @@ async def update_local_post(conn: asyncpg.Connection, post_id: int, values: NewP
     """
     row = await conn.fetchrow(
         f"""UPDATE posts SET source = $2, content_html = $3, summary = $4, sensitive = $5, language = $6,
-                to_uris = $7, cc_uris = $8, tags = $9,
+                to_uris = $7, cc_uris = $8, tags = $9, attachments = $10,
                 edited_at = GREATEST(now(), date_trunc('second', edited_at) + interval '1 second')
             WHERE id = $1 AND local RETURNING {_POST}""",
         post_id, values.source, values.content_html, values.summary, values.sensitive, values.language,
-        values.to_uris, values.cc_uris, values.tags,
+        values.to_uris, values.cc_uris, values.tags, values.attachments,
     )
     return _required(row)
 

@@ -15,6 +15,7 @@ from fedi.cli.context import fail, migrated_connection, settings_from
 from fedi.cli.tables import render_table
 from keys.keypairs import KeyVault
 from keys.queries import keys_of_actor
+from outbox.actor_updates import send_profile_update
 
 ATTRIBUTES = tuple(f.name for f in fields(DepartmentInput) if f.name != "username")
 
@@ -123,7 +124,8 @@ async def run_update(args: argparse.Namespace) -> int:
             after = department_input(department.username, {**kept, **changes})
             changed = [name for name in ATTRIBUTES if getattr(before, name) != getattr(after, name)]
             if changed:
-                await update_department(conn, department.username, changes)
+                updated = await update_department(conn, department.username, changes)
+                await send_profile_update(conn, settings, KeyVault(settings.secret_key), updated)
     if changed:
         print(f"updated department {department.username}: {', '.join(changed)}")
     else:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from actors.errors import ActorsError
 from fedi import __version__
-from fedi.cli import admin, database, posts, server, worker
+from fedi.cli import admin, database, interactions, posts, server, worker
 from fedi.cli.context import USAGE_ERROR
 from fedi.errors import FediError, SettingsError
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     database.add_parsers(commands)
     admin.add_parsers(commands)
     posts.add_parsers(commands)
+    interactions.add_parsers(commands)
     return parser
 
 

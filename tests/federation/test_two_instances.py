@@ -25,6 +25,7 @@ from fedi.settings import Settings, load_settings
 from keys.keypairs import KeyVault
 from keys.public_keys import PublicKey
 from keys.verification import SignatureChecker
+from outbox.interactions import boost_post, like_post, unboost_post, unlike_post
 from outbox.posts import delete_post, edit_post, publish_post
 from tests.conftest import TEST_SECRET
 from tests.factories import make_department
@@ -227,3 +228,52 @@ async def test_two_fedi_servers_mention_and_reply_to_each_other(nodes: tuple[Nod
     for node in (a, b):
         states = dict(await node.conn.fetch("SELECT state, count(*) FROM deliveries GROUP BY state"))
         assert set(states) <= {"delivered"}
+
+
+async def test_a_department_likes_and_boosts_posts_of_other_servers(
+    nodes: tuple[Node, Node], peer: RemotePeer, https: aiohttp.ClientSession
+) -> None:
+    a, b = nodes
+    library, museum = a.department, b.department
+    alice = peer.users["alice"]
+    note = peer.note(alice, "<p>The reading room is lovely.</p>")
+    async with b.services.pool.acquire() as conn:
+        exhibit = await publish_post(conn, b.services.resolver, b.settings, museum, "Our new exhibit opens today.")
+    await settle(a, b)
+
+    # the library likes and boosts alice's note and the museum's post: a.test fetches and stores them first
+    async with a.services.pool.acquire() as conn:
+        for uri in (note["id"], exhibit.uri):
+            await like_post(conn, a.services.resolver, a.settings, library, uri)
+            await boost_post(conn, a.services.resolver, a.settings, library, uri)
+    await settle(a, b)
+    stored = await a.conn.fetch("SELECT uri FROM posts WHERE NOT local ORDER BY uri")
+    assert sorted(r["uri"] for r in stored) == sorted([note["id"], exhibit.uri])
+    at_alice = {r.activity["type"]: r for r in peer.received if r.path == "/users/alice/inbox"}
+    assert set(at_alice) == {"Like", "Announce"}
+    like, announce = at_alice["Like"].activity, at_alice["Announce"].activity
+    assert (like["actor"], like["object"]) == (library.uri, note["id"])
+    assert (announce["actor"], announce["object"], announce["to"]) == (library.uri, note["id"], [PUBLIC])
+    assert announce["cc"] == [f"{library.uri}/followers", alice.uri]
+    for received in at_alice.values():
+        assert await verify_delivery(received, a) == f"{library.uri}#main-key"
+    counted = "SELECT kind, count(*) FROM interactions i JOIN posts p ON p.id = i.post_id WHERE p.uri = $1 GROUP BY kind"
+    assert dict(await b.conn.fetch(counted, exhibit.uri)) == {"like": 1, "announce": 1}
+    async with https.get(b.url(f"/users/museum/statuses/{exhibit.id}"), headers=AP) as response:
+        document = await response.json(content_type=None)
+    assert (document["likes"]["totalItems"], document["shares"]["totalItems"]) == (1, 1)
+
+    # the library takes both back: alice's server gets the Undos, b.test uncounts them
+    async with a.services.pool.acquire() as conn:
+        for uri in (note["id"], exhibit.uri):
+            await unlike_post(conn, a.settings, library, uri)
+            await unboost_post(conn, a.settings, library, uri)
+    await settle(a, b)
+    undos = [r.activity for r in peer.received if r.path == "/users/alice/inbox" and r.activity["type"] == "Undo"]
+    assert sorted((u["actor"], u["object"]["type"], u["object"]["id"]) for u in undos) == sorted(
+        [(library.uri, "Like", like["id"]), (library.uri, "Announce", announce["id"])]
+    )
+    assert dict(await b.conn.fetch(counted, exhibit.uri)) == {}
+    assert await a.conn.fetchval("SELECT count(*) FROM interactions") == 0
+    states = dict(await a.conn.fetch("SELECT state, count(*) FROM deliveries GROUP BY state"))
+    assert set(states) == {"delivered"}

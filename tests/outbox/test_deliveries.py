@@ -78,7 +78,7 @@ async def test_two_workers_never_deliver_a_row_twice(
 async def test_the_assembled_worker(settings: Settings, database_url: str) -> None:
     async with open_services(settings, database_url) as services:
         worker = build_worker(services)
-        assert [task.name for task in worker.tasks] == ["inbox", "deliveries"]
+        assert [task.name for task in worker.tasks] == ["inbox", "scheduled", "deliveries"]
     assert user_agent(settings) == "fedi/0.1.0 (+https://city.example/)"
 
 
