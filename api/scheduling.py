@@ -23,6 +23,7 @@ from api.statuses import publishing_queries, scheduling_queries
 from api.statuses.publishing import Draft, Writer, publish
 from api.statuses.scheduling_queries import Scheduled
 from fedi.settings import Settings
+from fedi import worker
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ ERROR_TEXT_LIMIT = 500
 
 def retry_delay(attempts: int) -> float | None:
     """Seconds until the next try after ``attempts`` failed ones, or None when the row has failed for good."""
-    return float(RETRY_DELAYS[attempts - 1]) if attempts <= len(RETRY_DELAYS) else None
+    return worker.retry_delay(RETRY_DELAYS, attempts)
 
 
 class ScheduledTask:

@@ -39,6 +39,11 @@ class QueueTask(Protocol):
         """Record an unexpected error on the item and schedule its retry."""
 
 
+def retry_delay(delays: Sequence[float], attempts: int) -> float | None:
+    """Seconds until the next try after ``attempts`` failed ones, from ``delays``; None once they are used up."""
+    return float(delays[attempts - 1]) if 1 <= attempts <= len(delays) else None
+
+
 async def notify_work(conn: asyncpg.Connection) -> None:
     """Wake idle workers (call after queueing work; delivered at commit)."""
     await conn.execute(f"NOTIFY {WAKE_CHANNEL}")

@@ -23,6 +23,7 @@ import asyncpg
 
 from actors.remote import ActorResolver
 from fedi.settings import Settings
+from fedi import worker
 from inbox import queries
 from inbox.handlers import HANDLERS, Context
 from inbox.queries import InboxItem
@@ -35,7 +36,7 @@ ERROR_TEXT_LIMIT = 500
 
 def retry_delay(attempts: int) -> float | None:
     """Seconds until the next try after ``attempts`` failed ones, or None when the item has failed for good."""
-    return float(RETRY_DELAYS[attempts - 1]) if attempts <= len(RETRY_DELAYS) else None
+    return worker.retry_delay(RETRY_DELAYS, attempts)
 
 
 class InboxTask:

@@ -17,7 +17,6 @@ from starlette.routing import Route
 
 from actors.queries import Actor, local_actor_by_username
 from actors.urls import ActorUrls, department_urls
-from fedi.html import sanitize_html
 from fedi.responses import activity_response, error_response, wants_activity_json
 from fedi.templating import render_page
 from outbox import collections, queries
@@ -93,9 +92,7 @@ def _collection(head: Head, page: Page) -> Callable[[Request], Awaitable[Respons
 
 
 async def note(request: Request) -> Response:
-    """``/users/{username}/statuses/{id}``: the Note, or its page for a browser."""
-    if not wants_activity_json(request):
-        return await note_page(request)
+    """``/users/{username}/statuses/{id}``: the Note (``web`` serves people the page at the same URL)."""
     async with request.state.pool.acquire() as conn:
         found = await _post(conn, request)
         if isinstance(found, Response):
@@ -105,28 +102,6 @@ async def note(request: Request) -> Response:
             return activity_response(request, render_note_tombstone(post), 410)
         stats = await queries.note_stats(conn, [post.id])
     return activity_response(request, render_note(post, department, stats.get(post.id)))
-
-
-async def note_page(request: Request) -> Response:
-    """``/@{username}/{id}``: the post's page for people (the Note for ActivityPub clients)."""
-    if wants_activity_json(request):
-        return await note(request)
-    async with request.state.pool.acquire() as conn:
-        found = await _post(conn, request)
-    if isinstance(found, Response):
-        return found
-    department, post = found
-    domain = request.state.settings.domain
-    return render_page(
-        "post.html",
-        department=department,
-        post=post,
-        content=sanitize_html(post.content_html),
-        handle=f"@{department.username}@{domain}",
-        urls=department_urls(request.state.settings.base_url, department.username),
-        lang=post.language or "en",
-        headers={"Vary": "Accept", "Link": f'<{post.uri}>; rel="alternate"; type="application/activity+json"'},
-    )
 
 
 async def note_activity(request: Request) -> Response:
@@ -202,5 +177,4 @@ routes = [
     Route(f"{_STATUS}/replies", note_replies, methods=["GET", "HEAD"]),
     Route(f"{_STATUS}/likes", _counter("likes", "likes"), methods=["GET", "HEAD"]),
     Route(f"{_STATUS}/shares", _counter("shares", "boosts"), methods=["GET", "HEAD"]),
-    Route("/@{username}/{post_id:int}", note_page, methods=["GET", "HEAD"]),
 ]
