@@ -17,7 +17,7 @@ from starlette.routing import Route
 from actors import routes as actor_routes
 from fedi.responses import wants_activity_json
 from outbox import routes as outbox_routes
-from web import archive, interactions, pages, report
+from web import archive, interactions, pages, report, staff
 from web.feeds import ATOM, RSS, feed_handler
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -43,6 +43,13 @@ routes = [
     Route("/transparency.json", report.transparency_json, methods=["GET", "HEAD"]),
     Route("/follow", interactions.follow, methods=["GET", "HEAD"]),
     Route("/interact", interactions.interact, methods=["GET", "HEAD"]),
+    Route("/staff", staff.staff_view, methods=["GET", "HEAD"]),
+    Route("/staff/login", staff.login_form, methods=["GET", "HEAD"]),
+    Route("/staff/login", staff.login, methods=["POST"]),
+    Route("/staff/department", staff.department_form, methods=["GET", "HEAD"]),
+    Route("/staff/department", staff.choose_department, methods=["POST"]),
+    Route("/staff/logout", staff.logout, methods=["POST"]),
+    Route("/staff/reply", staff.reply, methods=["POST"]),
     Route("/users/{username}", _department, methods=["GET", "HEAD"]),
     Route("/users/{username}/statuses/{post_id:int}", _post, methods=["GET", "HEAD"]),
     Route("/@{username}.atom", feed_handler(ATOM, organisation=False), methods=["GET", "HEAD"]),

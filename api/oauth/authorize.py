@@ -15,15 +15,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from actors import login_queries
+from actors.login_throttle import login_refusal, record_attempt
+from actors.passwords import hash_password, needs_rehash, verify_password
 from actors.queries import Membership, memberships
 from api.oauth import queries
 from api.oauth.authorization import AuthorizationRefused, check_request, redirect_location
 from api.oauth.pages import PAGE_HEADERS, code_page, consent_page, department_page, login_page, message_page
 from api.oauth.params import Params, body_params, query_params
-from api.oauth.passwords import hash_password, needs_rehash, verify_password
 from api.oauth.queries import Application
 from api.oauth.registration import OOB
-from api.oauth.throttle import login_refusal, record_attempt
 from api.oauth.tickets import CSRF_COOKIE, Ticket, csrf_matches, csrf_value, new_ticket, seal, set_csrf_cookie, unseal
 from api.tokens import hash_secret, new_secret
 
@@ -84,7 +85,7 @@ async def login(request: Request) -> Response:
         if refusal is not None:
             return message_page("Too many attempts", f"Sign-in is paused: {refusal.reason}. Try again in "
                                 f"{refusal.retry_after} seconds.", 429, {"Retry-After": str(refusal.retry_after)})
-        staff = await queries.staff_login(conn, username) if username else None
+        staff = await login_queries.staff_login(conn, username) if username else None
         ok = await run_in_threadpool(verify_password, staff.password_hash if staff else None, password)
         await record_attempt(conn, address, username, ok)
         if not ok or staff is None:
@@ -97,9 +98,9 @@ async def login(request: Request) -> Response:
     return _next_page(request, app, ticket, choices, csrf)
 
 
-async def _rehash(conn: asyncpg.Connection, staff: queries.StaffLogin, password: str) -> None:
+async def _rehash(conn: asyncpg.Connection, staff: login_queries.StaffLogin, password: str) -> None:
     if staff.password_hash is not None and needs_rehash(staff.password_hash):
-        await queries.set_password_hash(conn, staff.id, await run_in_threadpool(hash_password, password))
+        await login_queries.set_password_hash(conn, staff.id, await run_in_threadpool(hash_password, password))
 
 
 async def _ticket_and_app(request: Request, form: Params) -> tuple[Ticket, Application, list[Membership]] | None:

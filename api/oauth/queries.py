@@ -1,6 +1,6 @@
-"""SQL for OAuth applications, authorization codes, staff passwords and login attempts.
+"""SQL for OAuth applications, authorization codes and tokens.
 
-Client secrets, codes and refresh tokens are stored only as SHA-256 hashes; passwords as Argon2id hashes.
+Client secrets, codes and refresh tokens are stored only as SHA-256 hashes (staff logins: ``actors.login_queries``).
 """
 
 from __future__ import annotations
@@ -42,15 +42,6 @@ class Grant:
 
 
 @dataclass(frozen=True)
-class StaffLogin:
-    """What the login form checks: a staff member's id, name and password hash (None: no password set)."""
-
-    id: int
-    username: str
-    password_hash: str | None
-
-
-@dataclass(frozen=True)
 class RefreshableToken:
     """A token found by its refresh token, with the staff member's current role in its department."""
 
@@ -61,14 +52,6 @@ class RefreshableToken:
     scopes: str
     revoked_at: datetime | None
     role: str | None
-
-
-@dataclass(frozen=True)
-class FailureWindow:
-    """Failed logins within a window and when the oldest of them happened."""
-
-    failures: int
-    oldest: datetime | None
 
 
 _APPLICATION = "id, name, website, redirect_uris, scopes, client_id, client_secret_hash, created_at"
@@ -130,21 +113,6 @@ async def mark_grant_used(conn: asyncpg.Connection, grant_id: int) -> None:
     await conn.execute("UPDATE oauth_grants SET used_at = now() WHERE id = $1", grant_id)
 
 
-async def staff_login(conn: asyncpg.Connection, username: str) -> StaffLogin | None:
-    """A staff member's id and password hash by login name (case-insensitive)."""
-    row = await conn.fetchrow(
-        "SELECT id, username, password_hash FROM staff WHERE lower(username) = lower($1)", username
-    )
-    return None if row is None else StaffLogin(**dict(row))
-
-
-async def set_password_hash(conn: asyncpg.Connection, staff_id: int, password_hash: str) -> None:
-    """Store a staff member's new password hash."""
-    await conn.execute(
-        "UPDATE staff SET password_hash = $2, updated_at = now() WHERE id = $1", staff_id, password_hash
-    )
-
-
 async def revoke_staff_tokens(conn: asyncpg.Connection, staff_id: int) -> int:
     """Revoke every live token of a staff member; return how many."""
     status = await conn.execute(
@@ -172,35 +140,3 @@ async def token_application(conn: asyncpg.Connection, token_hash: str) -> tuple[
         token_hash,
     )
     return (False, None) if row is None else (True, row["application_id"])
-
-
-async def record_login_attempt(conn: asyncpg.Connection, client_address: str, username: str, succeeded: bool) -> None:
-    """Remember one login attempt, and forget this address's attempts older than a day."""
-    await conn.execute(
-        "INSERT INTO login_attempts (client_address, username, succeeded) VALUES ($1, lower($2), $3)",
-        client_address, username, succeeded,
-    )
-    await conn.execute(
-        "DELETE FROM login_attempts WHERE client_address = $1 AND attempted_at < now() - interval '1 day'",
-        client_address,
-    )
-
-
-async def failures_from_address(conn: asyncpg.Connection, client_address: str, window: timedelta) -> FailureWindow:
-    """Failed logins from one client address within ``window``."""
-    row = await conn.fetchrow(
-        """SELECT count(*) AS failures, min(attempted_at) AS oldest FROM login_attempts
-           WHERE client_address = $1 AND NOT succeeded AND attempted_at > now() - $2::interval""",
-        client_address, window,
-    )
-    return FailureWindow(row["failures"], row["oldest"])
-
-
-async def failures_for_username(conn: asyncpg.Connection, username: str, window: timedelta) -> FailureWindow:
-    """Failed logins naming one username (case-insensitive) within ``window``."""
-    row = await conn.fetchrow(
-        """SELECT count(*) AS failures, min(attempted_at) AS oldest FROM login_attempts
-           WHERE lower(username) = lower($1) AND NOT succeeded AND attempted_at > now() - $2::interval""",
-        username, window,
-    )
-    return FailureWindow(row["failures"], row["oldest"])

@@ -17,12 +17,13 @@ from starlette.routing import Route
 from actors.errors import NotFound, ValidationError
 from actors.queries import Actor
 from api.pagination import link_header, page_of
-from api.statuses import publishing_queries, queries
+from api.statuses import queries
 from api.statuses.access import editor, reader, viewer_of, visible_status, writer_of
 from api.statuses.entities import render_reblog
 from api.statuses.publishing import department_of, domain_error
 from api.statuses.views import render_account_map, render_one
 from fedi.responses import JSONResponse
+from outbox import audit
 from outbox.interaction_queries import ANNOUNCE, LIKE, Interaction
 from outbox.interactions import boost_post, like_post, unboost_post, unlike_post
 
@@ -64,7 +65,7 @@ def _interaction_route(change: Change, scope: str, action: str, undo: bool) -> C
             except ValidationError as exc:
                 raise domain_error(exc) from exc
             if interaction is not None:
-                await publishing_queries.record(conn, writer.staff_id, writer.actor_id, action, post.id, writer.application_id)
+                await audit.record(conn, writer.staff_id, writer.actor_id, action, post.id, writer.application_id)
             status = await render_one(conn, post, writer.actor_id, settings)
             if action == "reblog" and interaction is not None:
                 account = (await render_account_map(conn, [department], settings))[department.id]

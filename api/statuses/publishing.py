@@ -23,12 +23,13 @@ from api.statuses.entities import media_url
 from api.statuses.media_queries import MediaRecord
 from api.statuses.params import Params, flag_param, id_param, ids_param, text_param
 from fedi.settings import Settings
+from outbox import audit
 from outbox.addressing import VISIBILITIES
 from outbox.posts import delete_post, edit_post, publish_post
 from outbox.queries import Post
+from outbox.signatures import signature_line, signed
 
 MAX_MEDIA = 4
-SIGNATURE_MARK = "— "
 
 
 @dataclass(frozen=True)
@@ -97,16 +98,6 @@ def domain_error(exc: ValidationError | NotFound) -> Unprocessable | NotFoundErr
     return Unprocessable(f"Validation failed: {exc}")
 
 
-def signed(text: str, line: str | None) -> str:
-    """``text`` with "— <line>" as its last paragraph (unless it already ends with a signature)."""
-    if line is None:
-        return text
-    last = text.rstrip().rsplit("\n", 1)[-1]
-    if last.startswith(SIGNATURE_MARK):
-        return text
-    return f"{text.rstrip()}\n\n{SIGNATURE_MARK}{line}" if text.strip() else f"{SIGNATURE_MARK}{line}"
-
-
 def documents(media: list[MediaRecord], settings: Settings) -> list[dict[str, Any]]:
     """The ``Document`` objects federated for a post's media."""
     return [
@@ -151,7 +142,7 @@ async def publish(
     department = await department_of(conn, writer.actor_id)
     parent = await reply_target(conn, draft.in_reply_to_id, writer.actor_id)
     media = await check_media(conn, writer.actor_id, draft.media_ids, None)
-    text = signed(draft.text, await publishing_queries.signature_line(conn, writer.actor_id, writer.staff_id))
+    text = signed(draft.text, await signature_line(conn, writer.actor_id, writer.staff_id))
     try:
         post = await publish_post(
             conn, resolver, settings, department, text, staff_id=writer.staff_id, visibility=draft.visibility,
@@ -162,7 +153,7 @@ async def publish(
         raise domain_error(exc) from exc
     await media_queries.attach_media(conn, post.id, [m.id for m in media])
     await publishing_queries.set_application(conn, post.id, writer.application_id)
-    await publishing_queries.record(conn, writer.staff_id, writer.actor_id, "post", post.id, writer.application_id)
+    await audit.record(conn, writer.staff_id, writer.actor_id, "post", post.id, writer.application_id)
     return post
 
 
@@ -177,7 +168,7 @@ async def edit(
     media = None if media_ids is None else await check_media(conn, writer.actor_id, media_ids, post.id)
     body = post.source or "" if text is None else text
     if text is not None:
-        body = signed(body, await publishing_queries.signature_line(conn, writer.actor_id, writer.staff_id))
+        body = signed(body, await signature_line(conn, writer.actor_id, writer.staff_id))
     sensitive = flag_param(params, "sensitive")
     try:
         edited = await edit_post(
@@ -189,7 +180,7 @@ async def edit(
         raise domain_error(exc) from exc
     if media is not None:
         await media_queries.attach_media(conn, post.id, [m.id for m in media])
-    await publishing_queries.record(conn, writer.staff_id, writer.actor_id, "edit", post.id, writer.application_id)
+    await audit.record(conn, writer.staff_id, writer.actor_id, "edit", post.id, writer.application_id)
     return edited
 
 
@@ -199,5 +190,5 @@ async def delete(conn: asyncpg.Connection, settings: Settings, writer: Writer, p
         deleted = await delete_post(conn, settings, post.uri)
     except (ValidationError, NotFound) as exc:
         raise domain_error(exc) from exc
-    await publishing_queries.record(conn, writer.staff_id, writer.actor_id, "delete", post.id, writer.application_id)
+    await audit.record(conn, writer.staff_id, writer.actor_id, "delete", post.id, writer.application_id)
     return deleted

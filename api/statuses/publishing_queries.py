@@ -7,6 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
+
 IDEMPOTENCY_HOURS = 1
 
 
@@ -32,19 +33,6 @@ class AuditEntry:
     at: datetime
 
 
-async def signature_line(conn: asyncpg.Connection, actor_id: int, staff_id: int) -> str | None:
-    """The name to sign posts with (signature name, else full name) when the department signs its posts."""
-    row = await conn.fetchrow(
-        """SELECT s.signature_name, s.display_name FROM staff s
-           JOIN department_settings d ON d.actor_id = $1 AND d.append_signature
-           WHERE s.id = $2""",
-        actor_id, staff_id,
-    )
-    if row is None:
-        return None
-    return (row["signature_name"] or row["display_name"]).strip() or None
-
-
 async def set_signatures(conn: asyncpg.Connection, actor_id: int, on: bool) -> None:
     """Switch a department's staff signatures on or off."""
     await conn.execute(
@@ -67,18 +55,6 @@ async def set_signature_name(conn: asyncpg.Connection, staff_id: int, name: str)
 async def set_application(conn: asyncpg.Connection, post_id: int, application_id: int | None) -> None:
     """Record the application a post was written with."""
     await conn.execute("UPDATE posts SET application_id = $2 WHERE id = $1", post_id, application_id)
-
-
-async def record(
-    conn: asyncpg.Connection, staff_id: int, actor_id: int, action: str, post_id: int | None,
-    application_id: int | None = None,
-) -> None:
-    """Add a line to the audit log."""
-    await conn.execute(
-        """INSERT INTO audit_log (staff_id, staff_username, actor_id, action, post_id, application_id)
-           SELECT $1, username, $2, $3, $4, $5 FROM staff WHERE id = $1""",
-        staff_id, actor_id, action, post_id, application_id,
-    )
 
 
 async def audit_entries(conn: asyncpg.Connection, actor_id: int, limit: int = 100) -> list[AuditEntry]:

@@ -24,6 +24,7 @@ from api.statuses.publishing import Writer
 from api.statuses.scheduled import render_scheduled, schedule
 from api.statuses.views import render_one, render_statuses
 from fedi.responses import JSONResponse
+from outbox import audit
 from outbox.posts import pin_post, unpin_post
 
 PUBLIC_THREAD = (40, 60)  # ancestors, descendants shown to anonymous callers
@@ -136,7 +137,7 @@ async def _pinning(request: Request, pin: bool) -> Response:
             except (ValidationError, NotFound) as exc:
                 raise publishing.domain_error(exc) from exc
             action = "pin" if pin else "unpin"
-            await publishing_queries.record(conn, writer.staff_id, writer.actor_id, action, post.id, writer.application_id)
+            await audit.record(conn, writer.staff_id, writer.actor_id, action, post.id, writer.application_id)
         return JSONResponse(await render_one(conn, post, auth.actor_id, settings))
 
 

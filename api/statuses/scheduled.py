@@ -16,7 +16,7 @@ from starlette.routing import Route
 from api.auth import authenticate
 from api.errors import NotFoundError, Unprocessable
 from api.pagination import link_header, page_of
-from api.statuses import media_queries, publishing_queries, scheduling_queries
+from api.statuses import media_queries, scheduling_queries
 from api.statuses.access import NOT_FOUND, editor, path_id, writer_of
 from api.statuses.entities import Json, api_time, render_media
 from api.statuses.params import all_params, moment_param
@@ -24,6 +24,7 @@ from api.statuses.publishing import Draft, Writer, check_media, reply_target
 from api.statuses.scheduling_queries import Scheduled
 from fedi.responses import JSONResponse
 from fedi.settings import Settings
+from outbox import audit
 
 MIN_DELAY = timedelta(minutes=5)
 MAX_SCHEDULED = 300
@@ -46,7 +47,7 @@ async def schedule(conn: asyncpg.Connection, writer: Writer, draft: Draft, sched
     scheduled = await scheduling_queries.insert_scheduled(
         conn, writer.actor_id, writer.staff_id, writer.application_id, draft.as_params(writer.application_id), scheduled_at
     )
-    await publishing_queries.record(conn, writer.staff_id, writer.actor_id, "schedule", None, writer.application_id)
+    await audit.record(conn, writer.staff_id, writer.actor_id, "schedule", None, writer.application_id)
     return scheduled
 
 
@@ -94,7 +95,7 @@ async def update_scheduled(request: Request) -> Response:
     async with request.state.pool.acquire() as conn, conn.transaction():
         scheduled = await _own(conn, request, auth.actor_id)
         moved = await scheduling_queries.reschedule(conn, scheduled.id, scheduled_at)
-        await publishing_queries.record(conn, writer.staff_id, writer.actor_id, "reschedule", None, writer.application_id)
+        await audit.record(conn, writer.staff_id, writer.actor_id, "reschedule", None, writer.application_id)
         return JSONResponse(await render_scheduled(conn, moved, request.state.settings))
 
 
@@ -106,7 +107,7 @@ async def cancel_scheduled(request: Request) -> Response:
         scheduled = await _own(conn, request, auth.actor_id)
         if not await scheduling_queries.delete_scheduled(conn, scheduled.id):
             raise NotFoundError(NOT_FOUND)
-        await publishing_queries.record(conn, writer.staff_id, writer.actor_id, "unschedule", None, writer.application_id)
+        await audit.record(conn, writer.staff_id, writer.actor_id, "unschedule", None, writer.application_id)
     return JSONResponse({})
 
 

@@ -11,8 +11,9 @@ import argparse
 import getpass
 import sys
 
+from actors.passwords import PasswordRejected, check_new_password
 from actors.staff import get_staff
-from api.oauth.passwords import PasswordRejected, check_new_password, set_password
+from api.oauth.passwords import set_password
 from fedi.cli.context import fail, migrated_connection, settings_from
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from actors.queries import LocalActor
 from actors.staff import add_staff, grant_membership
-from api.oauth.passwords import PasswordRejected, check_new_password, hash_password, verify_password
+from actors.passwords import PasswordRejected, check_new_password, hash_password, verify_password
 from api.tokens import issue_token
 from tests.api.browser import authorize, browser
 from tests.conftest import FediCommand

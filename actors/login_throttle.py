@@ -1,4 +1,4 @@
-"""The login form's brake: 5 failures per client address per 5 minutes, 10 per username per hour.
+"""The staff login forms' brake: 5 failures per client address per 5 minutes, 10 per username per hour.
 
 Every attempt is recorded in ``login_attempts``. Once a limit is reached, further attempts are refused
 (429 with ``Retry-After``) without checking the password, until the oldest counted failure leaves
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
-from api.oauth import queries
+from actors import login_queries as queries
 
 ADDRESS_LIMIT = 5
 ADDRESS_WINDOW = timedelta(minutes=5)
