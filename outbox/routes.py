@@ -23,7 +23,7 @@ from outbox import collections, queries
 from outbox.builders import (
     AS_CONTEXT, build_create_note, render_note, render_note_tombstone, render_replies, render_replies_page,
 )
-from outbox.queries import Post
+from outbox.queries import NoteStats, Post
 
 Head = Callable[[asyncpg.Connection, Actor, ActorUrls], Awaitable[dict[str, Any]]]
 Page = Callable[[asyncpg.Connection, Actor, ActorUrls, int | None, int | None], Awaitable[dict[str, Any]]]
@@ -91,30 +91,37 @@ def _collection(head: Head, page: Page) -> Callable[[Request], Awaitable[Respons
     return handler
 
 
-async def note(request: Request) -> Response:
-    """``/users/{username}/statuses/{id}``: the Note (``web`` serves people the page at the same URL)."""
+async def _live_post(request: Request, tombstone: bool = False) -> tuple[Actor, Post, NoteStats] | Response:
+    """The post named by the path with its counts, or what to answer instead (410 once deleted)."""
     async with request.state.pool.acquire() as conn:
         found = await _post(conn, request)
         if isinstance(found, Response):
             return found
         department, post = found
         if post.deleted_at is not None:
-            return activity_response(request, render_note_tombstone(post), 410)
-        stats = await queries.note_stats(conn, [post.id])
-    return activity_response(request, render_note(post, department, stats.get(post.id)))
+            if tombstone:
+                return activity_response(request, render_note_tombstone(post), 410)
+            return error_response(410, "this post has been deleted")
+        stats = (await queries.note_stats(conn, [post.id])).get(post.id) or NoteStats()
+    return department, post, stats
+
+
+async def note(request: Request) -> Response:
+    """``/users/{username}/statuses/{id}``: the Note (``web`` serves people the page at the same URL)."""
+    found = await _live_post(request, tombstone=True)
+    if isinstance(found, Response):
+        return found
+    department, post, stats = found
+    return activity_response(request, render_note(post, department, stats))
 
 
 async def note_activity(request: Request) -> Response:
     """``/users/{username}/statuses/{id}/activity``: the Create that published the post."""
-    async with request.state.pool.acquire() as conn:
-        found = await _post(conn, request)
-        if isinstance(found, Response):
-            return found
-        department, post = found
-        if post.deleted_at is not None:
-            return error_response(410, "this post has been deleted")
-        stats = await queries.note_stats(conn, [post.id])
-    return activity_response(request, build_create_note(post, department, stats.get(post.id)))
+    found = await _live_post(request)
+    if isinstance(found, Response):
+        return found
+    department, post, stats = found
+    return activity_response(request, build_create_note(post, department, stats))
 
 
 async def note_replies(request: Request) -> Response:
@@ -123,16 +130,13 @@ async def note_replies(request: Request) -> Response:
         after_id = _id_param(request, "min_id")
     except ValueError as exc:
         return error_response(400, str(exc))
+    found = await _live_post(request)
+    if isinstance(found, Response):
+        return found
+    _, post, stats = found
+    if request.query_params.get("page", "false") in ("false", "") or after_id is None:
+        return activity_response(request, {"@context": AS_CONTEXT, **render_replies(post, stats)})
     async with request.state.pool.acquire() as conn:
-        found = await _post(conn, request)
-        if isinstance(found, Response):
-            return found
-        _, post = found
-        if post.deleted_at is not None:
-            return error_response(410, "this post has been deleted")
-        if request.query_params.get("page", "false") in ("false", "") or after_id is None:
-            stats = (await queries.note_stats(conn, [post.id]))[post.id]
-            return activity_response(request, {"@context": AS_CONTEXT, **render_replies(post, stats)})
         rows = await queries.reply_page(conn, post.id, after_id, queries.REPLIES_PAGE + 1)
     shown = rows[: queries.REPLIES_PAGE]
     next_id = shown[-1][0] if len(rows) > queries.REPLIES_PAGE else None
@@ -143,14 +147,10 @@ def _counter(kind: str, field: str) -> Callable[[Request], Awaitable[Response]]:
     """A handler for a Note's ``likes`` or ``shares`` collection: its size only, as Mastodon serves it."""
 
     async def handler(request: Request) -> Response:
-        async with request.state.pool.acquire() as conn:
-            found = await _post(conn, request)
-            if isinstance(found, Response):
-                return found
-            _, post = found
-            if post.deleted_at is not None:
-                return error_response(410, "this post has been deleted")
-            stats = (await queries.note_stats(conn, [post.id]))[post.id]
+        found = await _live_post(request)
+        if isinstance(found, Response):
+            return found
+        _, post, stats = found
         document = {"@context": AS_CONTEXT, "id": f"{post.uri}/{kind}", "type": "Collection", "totalItems": getattr(stats, field)}
         return activity_response(request, document)
 
