@@ -4,11 +4,18 @@
 outbox uses to resolve ``@user@host`` mentions. Documents must come from their own host: a fetched
 document whose ``id`` is on another host is fetched again from that id, once, and a key document's
 owner must name the key back. A key is re-fetched at most once a minute (``REFETCH_INTERVAL``).
+Nothing is fetched from a domain the instance blocks, and blocked actors do not resolve. Inside
+``fetch_budget()`` (one per inbound activity) at most that many documents are fetched; the next
+fetch raises ``FetchBudgetExceeded`` and is not made.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -16,6 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 
 from actors import remote_queries
+from actors.blocks import Blocked, blocked_among
 from actors.departments import ensure_instance_actor
 from actors.errors import FetchFailed, InvalidDocument
 from actors.queries import Actor
@@ -33,6 +41,48 @@ AP_ACCEPT = 'application/activity+json, application/ld+json; profile="https://ww
 JRD_ACCEPT = "application/jrd+json, application/json"
 REFETCH_INTERVAL = timedelta(minutes=1)
 ACTOR_MAX_AGE = timedelta(days=1)
+FETCH_BUDGET = 5
+
+
+class FetchBudgetExceeded(FetchFailed):
+    """An inbound activity needed more remote fetches than one activity may trigger."""
+
+
+@dataclass
+class FetchBudget:
+    """How many fetches the current activity may still trigger; shared by the tasks it starts."""
+
+    limit: int
+    spent: int = 0
+    refused: str | None = None
+
+    def spend(self, url: str) -> None:
+        """Count one fetch of ``url``, or refuse it (and remember that) when the budget is spent."""
+        if self.spent >= self.limit:
+            self.refused = self.refused or url
+            self.check()
+        self.spent += 1
+
+    def check(self) -> None:
+        """Raise ``FetchBudgetExceeded`` if a fetch was refused, even when the caller coped without it."""
+        if self.refused is not None:
+            raise FetchBudgetExceeded(
+                f"fetch budget: one activity may trigger at most {self.limit} remote fetches; {self.refused} was not fetched"
+            )
+
+
+_budget: ContextVar[FetchBudget | None] = ContextVar("fetch_budget", default=None)
+
+
+@contextmanager
+def fetch_budget(limit: int = FETCH_BUDGET) -> Iterator[FetchBudget]:
+    """Limit the fetches made in this block (and the tasks it starts) to ``limit``."""
+    budget = FetchBudget(limit)
+    token = _budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _budget.reset(token)
 
 
 def without_fragment(url: str) -> str:
@@ -81,6 +131,8 @@ class ActorResolver:
         """An actor by id: local ones from the database, remote ones fetched when unknown, stale or asked."""
         async with self.pool.acquire() as conn:
             actor = await remote_queries.actor_by_uri(conn, uri)
+            if not self.is_local(uri) and await blocked_among(conn, [uri]):
+                raise Blocked(f"{uri} is blocked by this instance")
         if actor is not None and (actor.local or not (refresh or self._stale(actor))):
             return actor
         if self.is_local(uri):
@@ -134,7 +186,11 @@ class ActorResolver:
                 raise FetchFailed(f"no department {username}@{host}")
             return actor
         async with self.pool.acquire() as conn:
+            if await blocked_among(conn, [f"https://{host}/"]):
+                raise Blocked(f"{username}@{host}: {host} is blocked by this instance")
             cached = await remote_queries.remote_actor_by_handle(conn, username, host)
+            if cached is not None and await blocked_among(conn, [cached.uri]):
+                raise Blocked(f"{username}@{host} is blocked by this instance")
         if cached is not None and not self._stale(cached):
             return cached
         actor_uri = await self._webfinger(username, host)
@@ -176,6 +232,12 @@ class ActorResolver:
             return await remote_queries.upsert_remote_actor(conn, data)
 
     async def _get_json(self, url: str, accept: str, signed: bool = True) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            if await blocked_among(conn, [url]):
+                raise Blocked(f"not fetching {url}: its domain is blocked by this instance")
+        budget = _budget.get()
+        if budget is not None:
+            budget.spend(url)
         sign = await self.signer() if signed else None
         try:
             response = await self.http.get(url, headers={"Accept": accept}, sign=sign)

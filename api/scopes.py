@@ -16,7 +16,13 @@ WRITE = frozenset(
 )
 # The legacy "follow" scope grants these (as in Mastodon).
 FOLLOW = frozenset({"read:follows", "write:follows", "read:blocks", "write:blocks", "read:mutes", "write:mutes"})
-KNOWN = TOP_LEVEL | READ | WRITE
+# Admin scopes: "admin:read"/"admin:write" grant their parts; "read" and "write" grant none of them.
+ADMIN = frozenset(
+    {"admin:read", "admin:write"}
+    | {f"admin:read:{part}" for part in ("accounts", "domain_blocks", "reports")}
+    | {f"admin:write:{part}" for part in ("accounts", "domain_blocks", "reports")}
+)
+KNOWN = TOP_LEVEL | READ | WRITE | ADMIN
 
 
 class ScopeError(ValueError):
@@ -39,6 +45,7 @@ def allows(granted: Iterable[str], required: str) -> bool:
         required in granted
         or required.split(":", 1)[0] in granted
         or ("follow" in granted and required in FOLLOW)
+        or (required.startswith("admin:") and required.rsplit(":", 1)[0] in granted)
     )
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 import sys
 import tempfile
 import time
@@ -38,11 +36,16 @@ from fedi.migrate import migrate  # noqa: E402
 from fedi.settings import load_settings  # noqa: E402
 from keys.keypairs import KeyVault  # noqa: E402
 from keys.signing import sign_request  # noqa: E402
+from bench.common import (  # noqa: E402
+    CpuMeter, Figure, Target, bench_main, descendants, fedi_environment, free_port, postgres_pids, running,
+)
 
 SECRET = "bench-secret-" + "i" * 40
 DOMAIN = "city.example"
 DISTINCT_KEYS = 50  # key material shared round-robin by the actors; every actor has its own key id
 FEDI = str(Path(sys.executable).with_name("fedi"))
+WARMUP = 200  # requests sent (and stored) before the clock starts
+TARGET = Target(3000, at_least=True)
 
 
 def raw_verify_rate(seconds: float = 1.0) -> float:
@@ -142,46 +145,60 @@ async def wait_up(base: str) -> None:
     raise RuntimeError("server did not start")
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--actors", type=int, default=1000)
-    parser.add_argument("--requests", type=int, default=6000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--port", type=int, default=8791)
-    args = parser.parse_args()
-
+async def run(args: argparse.Namespace) -> list[Figure]:
+    """Prepare, serve, send the signed replies; the accepted rate against the raw verify rate."""
     with tempfile.TemporaryDirectory(prefix="fedi-bench-") as tmp:
         database_url, server = start_embedded_postgres(Path(tmp), database="fedi")
-        keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(DISTINCT_KEYS)]
-        uris = await prepare(database_url, args.actors, keys)
-        base = f"http://127.0.0.1:{args.port}"
-        requests = signed_requests(args.requests, uris, keys, f"https://{DOMAIN}/inbox")
-        env = {**os.environ, "DATABASE_URL": database_url, "FEDI_DOMAIN": DOMAIN, "FEDI_SECRET_KEY": SECRET}
-        process = await asyncio.create_subprocess_exec(
-            FEDI, "serve", "--no-worker", "--port", str(args.port), env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )
         try:
-            await wait_up(base)
-            await blast(base, requests[: min(200, len(requests))], args.concurrency)  # warm-up (stored too)
-            elapsed, statuses = await blast(base, requests[200:], args.concurrency)
+            keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(DISTINCT_KEYS)]
+            uris = await prepare(database_url, args.actors, keys)
+            base = f"http://127.0.0.1:{args.port}"
+            requests = signed_requests(args.requests + WARMUP, uris, keys, f"https://{DOMAIN}/inbox")
+            env = fedi_environment(Path(tmp), database_url, DOMAIN, SECRET)
+            async with running(FEDI, "serve", "--no-worker", "--port", str(args.port), env=env,
+                               ready_url=f"{base}/.well-known/nodeinfo") as process:
+                meter = CpuMeter({"fedi": lambda: descendants(process.pid), "postgres": lambda: postgres_pids(Path(tmp))})
+                await blast(base, requests[:WARMUP], args.concurrency)  # warm-up (stored too)
+                meter.start()
+                elapsed, statuses = await blast(base, requests[WARMUP:], args.concurrency)
+                used = meter.stop()
+            conn = await connect(database_url)
+            stored = await conn.fetchval("SELECT count(*) FROM inbox_items")
+            await conn.close()
         finally:
-            process.send_signal(signal.SIGINT)
-            await process.wait()
-        conn = await connect(database_url)
-        stored = await conn.fetchval("SELECT count(*) FROM inbox_items")
-        await conn.close()
-        server.cleanup()
+            server.cleanup()
     verify = raw_verify_rate()
     accepted = statuses.get(202, 0)
     rate = accepted / elapsed
+    cpu = ", ".join(f"{name} {1000 * seconds / max(accepted, 1):.2f}" for name, seconds in used.items())
     print(f"inbox ingest: {accepted} signed Create{{Note}} from {args.actors} actors in {elapsed:.2f} s "
           f"(concurrency {args.concurrency}; statuses {dict(sorted(statuses.items()))}; {stored} stored)")
     print(f"{'figure':<40}{'value':>12}")
     print(f"{'accepted/s':<40}{rate:>12.0f}")
     print(f"{'raw RSA-2048 verify/s (one core)':<40}{verify:>12.0f}")
     print(f"{'ratio accepted / raw verify':<40}{rate / verify:>12.3f}")
+    print(f"CPU ms per accepted activity: {cpu}")
+    if accepted != args.requests or stored != args.requests + WARMUP:
+        raise RuntimeError(f"expected {args.requests} answered 202 and {args.requests + WARMUP} stored; "
+                           f"got statuses {statuses} and {stored} stored")
+    return [Figure(f"inbox ingest ({args.actors} actors, keys cached)", rate, "activities/s",
+                   "raw RSA-2048 verify/s (one core)", verify, TARGET, note=f"CPU ms/activity: {cpu}")]
+
+
+def measure(args: argparse.Namespace) -> list[Figure]:
+    """The figures of this bench."""
+    return asyncio.run(run(args))
+
+
+def main() -> None:
+    """Parse the arguments, measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--actors", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=6000, help=f"measured requests (after {WARMUP} to warm up)")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--port", type=int, default=free_port())
+    bench_main(parser, measure, quick={"actors": 200, "requests": 1500})
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

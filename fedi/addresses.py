@@ -17,6 +17,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+# Not global, though Python's ``ipaddress`` (3.11) reports them so: deprecated site-local addresses
+# (RFC 3879, still routed inside some sites) and the second documentation prefix (RFC 9637).
+NOT_GLOBAL = (ipaddress.IPv6Network("fec0::/10"), ipaddress.IPv6Network("3fff::/20"))
 
 
 def parse_address(text: str) -> IPAddress | None:
@@ -36,6 +39,8 @@ def is_public(address: IPAddress) -> bool:
             return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
         embedded = [address.sixtofour, *(address.teredo or ())]
         if not all(is_public(inner) for inner in embedded if inner is not None):
+            return False
+        if any(address in network for network in NOT_GLOBAL):
             return False
     return address.is_global and not (
         address.is_multicast

@@ -1,6 +1,6 @@
 """The application factory: routes from each package, middleware, and the lifespan's shared services.
 
-The lifespan opens the services (pool, HTTP client, actor resolver) and, unless told not to, runs
+The lifespan opens the services (pool, HTTP client, actor resolver) and, when asked, runs
 the queue worker in the same process, as small deployments want; larger ones run ``fedi worker``
 processes beside ``fedi serve --no-worker``.
 """
@@ -23,12 +23,16 @@ from starlette.responses import Response
 from actors import nodeinfo, routes as actor_routes, webfinger
 from api import routes as api_routes
 from api.errors import ApiError, api_error_response
+from fedi import health, metrics
 from fedi.assembly import HttpClientFactory, build_http_client, build_worker, open_services
+from fedi.draining import draining_worker
 from fedi.proxy import TrustedProxyMiddleware
+from fedi.request_ids import RequestIdMiddleware
 from fedi.responses import error_response
 from fedi.settings import Settings
+from fedi.unavailable import handlers as database_unavailable_handlers
 from inbox import routes as inbox_routes
-from outbox import routes as outbox_routes
+from outbox import queue_queries, routes as outbox_routes
 from web import routes as web_routes
 
 log = logging.getLogger(__name__)
@@ -59,32 +63,38 @@ def create_app(
         async with open_services(settings, url, http_client=http_client) as services:
             app.state.services = services
             stop = asyncio.Event()
-            worker = asyncio.create_task(build_worker(services).run_forever(stop)) if run_worker else None
+            worker, draining = draining_worker(build_worker(services), stop)
+            running = asyncio.create_task(worker.run_forever(stop)) if run_worker else None
             try:
                 yield services.state()
             finally:
-                if worker is not None:
+                if running is not None:
                     stop.set()
-                    done, _ = await asyncio.wait({worker}, timeout=WORKER_SHUTDOWN_GRACE)
+                    done, _ = await asyncio.wait({running}, timeout=WORKER_SHUTDOWN_GRACE)
                     if not done:
                         log.warning("the in-process worker did not finish in %.0f s: cancelling it", WORKER_SHUTDOWN_GRACE)
-                        worker.cancel()
-                        await asyncio.wait({worker})
+                        running.cancel()
+                        await asyncio.wait({running})
+                    for task in draining:
+                        if released := await task.release(services.pool):
+                            log.info("%s: released %d claimed items for other workers", task.name, released)
 
     return Starlette(
         routes=[
+            *health.routes, *metrics.build_routes(queue_queries.queue_depth, settings.metrics_allow),
             *web_routes.routes,  # first: its pages share addresses with actors' and posts' documents
             *webfinger.routes, *nodeinfo.routes, *actor_routes.routes, *outbox_routes.routes, *inbox_routes.routes,
             *api_routes.routes,
         ],
         middleware=[
             Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies),
+            Middleware(RequestIdMiddleware),  # after the proxy's rewrite: it logs the client's scheme and path
             # browser apps (Elk, Phanpy) call the API and OAuth endpoints from other origins, without cookies
             Middleware(
                 CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                 allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], expose_headers=["Link"],
             ),
         ],
-        exception_handlers={HTTPException: http_error, ApiError: api_error_response},
+        exception_handlers={HTTPException: http_error, ApiError: api_error_response, **database_unavailable_handlers},
         lifespan=lifespan,
     )

@@ -1,4 +1,10 @@
-"""The asyncpg connection pool: JSON codecs registered once per connection."""
+"""The asyncpg connection pool: JSON codecs registered once per connection, and what "unavailable" means.
+
+A restarted or unreachable PostgreSQL shows up as one of UNAVAILABLE_ERRORS: the pool drops the
+broken connection and opens a new one on the next ``acquire``, so callers need no reconnect logic;
+the web answers 503 (``fedi.unavailable``) and the worker backs off and tries again (``fedi.worker``).
+Connecting gives up after CONNECT_TIMEOUT seconds, so nothing hangs while the server is away.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,23 @@ import asyncpg
 
 Pool = asyncpg.Pool
 Connection = asyncpg.Connection
+
+CONNECT_TIMEOUT = 5.0
+INACTIVE_CONNECTION_LIFETIME = 60.0
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # the connection failed or was lost mid-query
+    asyncpg.InterfaceError,  # the connection is closed
+    asyncpg.exceptions.CannotConnectNowError,  # starting up, shutting down, in recovery
+    asyncpg.exceptions.AdminShutdownError,  # terminated by a (fast) shutdown
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    OSError,  # refused, reset, socket missing, timed out
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached right now (rather than a query being wrong)."""
+    return isinstance(error, UNAVAILABLE_ERRORS)
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -27,7 +50,8 @@ def _dumps(value: Any) -> str:
 async def create_pool(database_url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """Open a pool to ``database_url`` with fedi's codecs."""
     pool = await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=init_connection
+        database_url, min_size=min_size, max_size=max_size, init=init_connection,
+        timeout=CONNECT_TIMEOUT, max_inactive_connection_lifetime=INACTIVE_CONNECTION_LIFETIME,
     )
     assert pool is not None
     return pool
@@ -35,6 +59,6 @@ async def create_pool(database_url: str, min_size: int = 1, max_size: int = 10) 
 
 async def connect(database_url: str) -> asyncpg.Connection:
     """One connection with fedi's codecs, for commands that need no pool."""
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(database_url, timeout=CONNECT_TIMEOUT)
     await init_connection(conn)
     return conn

@@ -165,7 +165,11 @@ def _refusal(hop: _Hop, addresses: Sequence[IPAddress]) -> FetchError:
 
 
 class HttpClient:
-    """Outgoing HTTP with address checks, size caps, timeouts, manual redirects and a signing hook."""
+    """Outgoing HTTP with address checks, size caps, timeouts, manual redirects and a signing hook.
+
+    ``resolver`` makes the name resolver the policy wraps (aiohttp's default one; tests pass their own
+    to play a hostile DNS server).
+    """
 
     def __init__(
         self,
@@ -180,6 +184,7 @@ class HttpClient:
         limit: int = 100,
         limit_per_host: int = 4,
         ssl_context: ssl.SSLContext | None = None,
+        resolver: Callable[[], AbstractResolver] = aiohttp.DefaultResolver,
     ) -> None:
         self._policy = AddressPolicy(tuple(allow_private_networks))
         self._user_agent = user_agent
@@ -191,11 +196,12 @@ class HttpClient:
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._ssl_context = ssl_context or ssl.create_default_context()
+        self._make_resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         self._resolver: PolicyResolver | None = None
 
     async def __aenter__(self) -> HttpClient:
-        self._resolver = PolicyResolver(self._policy, aiohttp.DefaultResolver(), self._static_hosts)
+        self._resolver = PolicyResolver(self._policy, self._make_resolver(), self._static_hosts)
         connector = aiohttp.TCPConnector(
             resolver=self._resolver,
             use_dns_cache=False,

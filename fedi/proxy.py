@@ -2,7 +2,8 @@
 
 Behind nginx the request's Host and scheme are the proxy's to tell; from anyone else those
 headers are ignored, so a client cannot make a signature over ``host`` verify for another host
-or pass itself off as another address.
+or pass itself off as another address. Of ``X-Forwarded-For`` only the rightmost address that is not
+a trusted proxy is believed: what a client writes in front of it is ignored.
 """
 
 from __future__ import annotations
@@ -32,6 +33,22 @@ class TrustedProxyMiddleware:
             return False
         return any(address in network for network in self.trusted)
 
+    def _client_of(self, forwarded_for: str) -> str | None:
+        """The client in an ``X-Forwarded-For`` list: the rightmost address that is not a trusted proxy.
+
+        Proxies append the address they saw, so entries left of the last untrusted one are the
+        client's own words and could name anyone.
+        """
+        entries = [entry.strip() for entry in forwarded_for.split(",") if entry.strip()]
+        for entry in reversed(entries):
+            try:
+                address = ipaddress.ip_address(entry)
+            except ValueError:
+                return None  # not an address: believe nothing left of it
+            if not any(address in network for network in self.trusted):
+                return entry
+        return entries[0] if entries else None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and self._is_trusted(scope):
             headers = dict(scope["headers"])
@@ -42,7 +59,7 @@ class TrustedProxyMiddleware:
             host = headers.get(b"x-forwarded-host", b"").split(b",")[0].strip()
             if host:
                 scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"] + [(b"host", host)]
-            forwarded_for = headers.get(b"x-forwarded-for", b"").split(b",")[0].strip().decode("latin-1")
+            forwarded_for = self._client_of(headers.get(b"x-forwarded-for", b"").decode("latin-1"))
             if forwarded_for:
                 scope["client"] = (forwarded_for, 0)
         await self.app(scope, receive, send)

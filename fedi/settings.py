@@ -33,6 +33,9 @@ ENV_NAMES = {
     "tls_cert": "FEDI_TLS_CERT",
     "tls_key": "FEDI_TLS_KEY",
     "organisation_name": "FEDI_ORGANISATION_NAME",
+    "inbox_rate_limit": "FEDI_INBOX_RATE_LIMIT",
+    "log_format": "FEDI_LOG_FORMAT",
+    "metrics_allow": "FEDI_METRICS_ALLOW",
 }
 
 DOMAIN_RE = re.compile(
@@ -61,6 +64,11 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     organisation_name: str = ""
+    inbox_rate_limit: tuple[int, int] | None = (300, 60)  # requests per seconds from one remote host; None: off
+    log_format: str = ""  # "json", "text", or "" (json unless standard error is a terminal)
+    metrics_allow: tuple[IPNetwork, ...] = field(
+        default_factory=lambda: (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+    )
 
     @property
     def base_url(self) -> str:
@@ -133,6 +141,9 @@ def _validate(raw: dict[str, object]) -> Settings:
     for path in (tls_cert, tls_key):
         if path is not None and not path.is_file():
             raise SettingsError(f"TLS file {path} does not exist")
+    log_format = str(raw.get("log_format") or "")
+    if log_format not in ("", "json", "text"):
+        raise SettingsError(f"FEDI_LOG_FORMAT={log_format!r} must be json or text")
     return Settings(
         domain=domain,
         secret_key=secret,
@@ -146,6 +157,9 @@ def _validate(raw: dict[str, object]) -> Settings:
         tls_cert=tls_cert,
         tls_key=tls_key,
         organisation_name=str(raw.get("organisation_name") or ""),
+        inbox_rate_limit=_rate_limit(raw.get("inbox_rate_limit", "300/60")),
+        log_format=log_format,
+        metrics_allow=_networks("FEDI_METRICS_ALLOW", raw.get("metrics_allow", "127.0.0.1/32,::1/128")),
     )
 
 
@@ -166,6 +180,18 @@ def _port(value: object) -> int:
     if not 0 <= port <= 65535:
         raise SettingsError(f"FEDI_PORT={port} is out of range (0-65535)")
     return port
+
+
+def _rate_limit(value: object) -> tuple[int, int] | None:
+    """``REQUESTS/SECONDS`` (e.g. ``300/60``), or ``off``."""
+    text = str(value).strip().lower()
+    if text in ("off", "0"):
+        return None
+    requests, _, seconds = text.partition("/")
+    seconds = seconds.removesuffix("s")
+    if not (requests.isdigit() and seconds.isdigit() and int(requests) > 0 and int(seconds) > 0):
+        raise SettingsError(f"FEDI_INBOX_RATE_LIMIT={value!r} must be REQUESTS/SECONDS (e.g. 300/60) or off")
+    return int(requests), int(seconds)
 
 
 def _networks(name: str, value: object) -> tuple[IPNetwork, ...]:

@@ -1,13 +1,17 @@
 """The inbox request pipeline: check a POSTed activity step by step, store it, answer 202.
 
-size -> content type -> parse -> signature -> origin -> store. Each step either returns what the next
-one needs or raises ``Rejected`` with the status and the ``{"error": ...}`` text; nothing is written
-before the last step, so a rejected request leaves no row behind. Storing is
+size -> content type -> parse -> rate limit -> blocks -> signature -> origin -> store. Each step
+either returns what the next one needs or raises ``Rejected`` with the status and the
+``{"error": ...}`` text; nothing is written before the last step, so a rejected request leaves no
+row behind. Storing is
 ``INSERT … ON CONFLICT (activity_id) DO NOTHING``: a repeated delivery is answered 202 and kept once.
 The work itself happens later, in ``inbox.processing`` (store first, process after, as
 microblog.pub does). One exception to "verify first": a ``Delete`` of an actor by itself, signed
 with a key we have never seen, is answered 202 with nothing fetched or stored — the account is gone,
 its key cannot be fetched any more, and we hold nothing of it to delete.
+The rate limit (``inbox.rate_limits``) answers 429 to a host sending too much; an activity whose
+actor, key or id is blocked by the instance (``actors.blocks``) is refused with 403 before any key
+is fetched. Checking the signature may fetch at most ``FETCH_BUDGET`` documents.
 """
 
 from __future__ import annotations
@@ -23,12 +27,15 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
-from actors.remote import ActorResolver
+from actors.blocks import blocked_among
+from actors.remote import ActorResolver, fetch_budget, without_fragment
 from actors.remote_documents import ACTOR_TYPES, host_of, object_id
 from fedi.errors import FediError
+from fedi.metrics import count_inbox, count_signature_failure
 from fedi.responses import error_response
 from fedi.worker import notify_work
 from inbox import queries
+from inbox.rate_limits import inbox_rate_limiter
 from keys.errors import SignatureCheckError
 from keys.message_signatures import parse_message_signatures
 from keys.signatures import normalize_headers, parse_signature_header
@@ -56,10 +63,11 @@ class InboxLimits:
 class Rejected(FediError):
     """A step refused the request: ``status`` and the ``error`` text of the JSON answer."""
 
-    def __init__(self, status: int, error: str) -> None:
+    def __init__(self, status: int, error: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
+        self.headers = headers
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def outcome_response(outcome: Outcome) -> Response:
     """The HTTP answer for an outcome: 202 with an empty body, or the status with ``{"error": ...}``."""
     if isinstance(outcome, Accepted):
         return Response(status_code=202)
-    return error_response(outcome.status, outcome.error)
+    return error_response(outcome.status, outcome.error, outcome.headers)
 
 
 async def read_body(request: Request, max_body: int) -> bytes:
@@ -157,6 +165,7 @@ async def check_signature(request: Request, body: bytes, checker: SignatureCheck
             request.method, target, request.headers.get("host", ""), request.headers, body, scheme=request.url.scheme
         )
     except SignatureCheckError as error:
+        count_signature_failure(error.reason)
         return HTTPSigInfo(False, claimed_key_id(request.headers), reason=error.reason, detail=error.detail)
     return HTTPSigInfo(True, verified.key_id, verified.owner)
 
@@ -220,6 +229,25 @@ def claimed_key_id(headers: Mapping[str, str]) -> str | None:
         return None
 
 
+def check_rate(request: Request, activity: dict[str, Any]) -> None:
+    """429 with ``Retry-After`` when the signing host (the keyId's, else the actor's) sent too much lately."""
+    limiter = inbox_rate_limiter(request)
+    host = host_of(claimed_key_id(request.headers) or "") or host_of(object_id(activity["actor"]) or "")
+    wait = limiter.take(host) if limiter is not None else None
+    if wait is not None:
+        raise Rejected(429, f"rate limit: too many activities from {host}; retry in {wait} s", {"Retry-After": str(wait)})
+
+
+async def check_blocks(pool: asyncpg.Pool, activity: dict[str, Any], headers: Mapping[str, str]) -> None:
+    """403 when the activity's actor, its key or its id is blocked by the instance (checked before any fetch)."""
+    key_id = claimed_key_id(headers)
+    named = [object_id(activity["actor"]), without_fragment(key_id) if key_id else None, activity["id"]]
+    async with pool.acquire() as conn:
+        blocked = await blocked_among(conn, named)
+    if blocked is not None:
+        raise Rejected(403, f"blocked: {blocked} is blocked by this instance")
+
+
 async def is_unknown_self_delete(activity: dict[str, Any], headers: Mapping[str, str], resolver: ActorResolver) -> bool:
     """True for a ``Delete`` of the actor itself signed with a key we do not know."""
     if activity["type"] != "Delete" or object_id(activity.get("object")) != object_id(activity["actor"]):
@@ -245,17 +273,24 @@ async def store_activity(pool: asyncpg.Pool, activity: dict[str, Any], recipient
 async def receive(request: Request, recipient_id: int | None, limits: InboxLimits) -> Outcome:
     """Run every step for one POSTed activity and return the outcome."""
     resolver: ActorResolver = request.state.resolver
+    activity: dict[str, Any] = {}  # until parsed (its type labels the metrics)
     try:
         body = await read_body(request, limits.max_body)
         check_content_type(request.headers.get("content-type"))
         activity = parse_activity(body, limits.max_depth)
+        check_rate(request, activity)
+        await check_blocks(request.state.pool, activity, request.headers)
         if await is_unknown_self_delete(activity, request.headers, resolver):
             log.info("inbox: Delete of %s, whose key we never had: nothing to do", activity["actor"])
             return Accepted(activity["id"], stored=False)
         checker = SignatureChecker(resolver.lookup_key, max_age=limits.max_age, max_future=limits.max_future)
-        check_origin(activity, require_signature(await check_signature(request, body, checker)))
+        with fetch_budget():
+            signature = await check_signature(request, body, checker)
+        check_origin(activity, require_signature(signature))
         stored = await store_activity(request.state.pool, activity, recipient_id)
     except Rejected as rejection:
         log.info("inbox: refused %s %s: %s", rejection.status, request.url.path, rejection.error)
+        count_inbox(activity.get("type"), "rejected", rejection.status)
         return rejection
+    count_inbox(activity["type"], "accepted" if stored else "duplicate")
     return Accepted(activity["id"], stored)

@@ -8,7 +8,10 @@ handler error rolls the work back and the worker reports it to ``failed``, which
 
     attempt 1 fails -> retry in 1 min, then 5 min, 15 min, 40 min -> attempt 5 fails -> failed
 
-Unknown activity types are logged and marked done.
+Unknown activity types are logged and marked done. An item whose actor or id the instance has
+blocked since it was received is dropped (marked done, nothing applied). One item may trigger at
+most ``fetch_budget`` remote fetches; an item needing more fails for good, with the reason as its
+``last_error``, and is not retried.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from actors.remote import ActorResolver
+from actors.blocks import blocked_among
+from actors.remote import FETCH_BUDGET, ActorResolver, FetchBudgetExceeded, fetch_budget
 from fedi.settings import Settings
 from fedi import worker
+from fedi.metrics import count_inbox
 from inbox import queries
 from inbox.handlers import HANDLERS, Context
 from inbox.queries import InboxItem
@@ -46,13 +51,14 @@ class InboxTask:
 
     def __init__(
         self, pool: asyncpg.Pool, resolver: ActorResolver, settings: Settings, *, concurrency: int = 4,
-        lock_seconds: float = 300,
+        lock_seconds: float = 300, fetch_budget: int = FETCH_BUDGET,
     ) -> None:
         self.pool = pool
         self.resolver = resolver
         self.settings = settings
         self.concurrency = concurrency
         self.lock_seconds = lock_seconds
+        self.fetch_budget = fetch_budget
         self._actor_locks: dict[str, asyncio.Lock] = {}
         self._lock_users: Counter[str] = Counter()
 
@@ -68,16 +74,23 @@ class InboxTask:
                 log.info("inbox item %s (%s) was handled elsewhere", item.id, item.activity_id)
                 return
             handler = HANDLERS.get(item.activity_type)
-            if handler is None:
+            blocked = await blocked_among(conn, [item.actor_uri, item.activity_id])
+            if blocked is not None:
+                log.info("inbox: %s %s dropped: %s is blocked by this instance", item.activity_type, item.activity_id, blocked)
+            elif handler is None:
                 log.info("inbox: %s %s from %s: type not handled", item.activity_type, item.activity_id, item.actor_uri)
             else:
-                await handler(Context(conn, self.resolver, self.settings, item), item.payload)
+                with fetch_budget(self.fetch_budget) as budget:
+                    await handler(Context(conn, self.resolver, self.settings, item), item.payload)
+                budget.check()  # a refused fetch fails the item even when the handler went on without it
             await queries.mark_done(conn, item.id)
+        count_inbox(item.activity_type, "processed")
 
     async def failed(self, item: InboxItem, error: BaseException) -> None:
         """Record the error and schedule the next try (or give up after the last)."""
-        retry_in = retry_delay(item.attempts)
+        retry_in = None if isinstance(error, FetchBudgetExceeded) else retry_delay(item.attempts)
         text = f"{type(error).__name__}: {error}"[:ERROR_TEXT_LIMIT]
+        count_inbox(item.activity_type, "failed")
         async with self.pool.acquire() as conn:
             await queries.record_failure(conn, item, text, retry_in)
         if retry_in is None:

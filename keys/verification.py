@@ -111,7 +111,7 @@ class SignatureChecker:
     def _cavage(
         self, method: str, path: str, authority: str, fields: dict[str, str], body: bytes, needs_digest: bool
     ) -> _Candidate:
-        parsed = parse_signature_header(fields.get("signature") or fields["authorization"])
+        parsed = parse_signature_header(fields.get("signature") or fields.get("authorization", ""))
         needs = required_key_type(parsed.algorithm)
         signed = set(parsed.headers)
         digest = "content-digest" if "content-digest" in signed and "digest" not in signed else "digest"

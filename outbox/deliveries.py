@@ -8,6 +8,7 @@ Mastodon does) and then give up; a ``Retry-After`` on a 429 or 503 pushes the ne
 further (at most a day). A host whose deliveries have kept failing for HOST_FAILING_LIMIT is paused
 for HOST_PAUSE: its pending deliveries wait, new ones are skipped, and when the pause ends one probe
 goes through. Any success, or any activity received from the host (``mark_host_available``), clears it.
+A delivery whose inbox the instance has blocked since it was queued is ``skipped`` when claimed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from typing import Any
 
 import asyncpg
 
+from actors.blocks import blocked_inboxes
 from fedi.http_client import FetchError, ForbiddenAddress, HttpClient, HttpResponse, UnsupportedScheme
+from fedi.metrics import count_delivery
 from keys.keypairs import KeyVault
 from keys.queries import active_keys
 from keys.signers import RequestSigner
@@ -70,6 +73,7 @@ OUTCOMES: dict[str, Outcome] = {
     "our error": Outcome("pending", None),  # an unexpected error on our side
 }
 UNDELIVERABLE_ERRORS = (ForbiddenAddress, UnsupportedScheme)
+BLOCKED_ERROR = "the instance blocks this inbox's domain or owner"
 
 
 def kind_of_status(status: int) -> str:
@@ -176,9 +180,12 @@ class DeliveryTask:
     async def claim(self, limit: int) -> Sequence[Delivery]:
         """Lock up to ``limit`` due deliveries and prepare their bodies and signers."""
         async with self.pool.acquire() as conn:
-            rows = await queries.claim_deliveries(conn, limit, self.lock_seconds)
-            if not rows:
-                return []
+            rows: list[ClaimedDelivery] = []
+            while not rows:  # a batch of blocked inboxes only is skipped and the next one claimed
+                claimed = await queries.claim_deliveries(conn, limit, self.lock_seconds)
+                if not claimed:
+                    return []
+                rows = await self._skip_blocked(conn, claimed)
             bodies = await self._load_bodies(conn, {row.outbox_activity_id for row in rows})
             keys = await active_keys(conn, sorted({row.actor_id for row in rows}))
         signers = {
@@ -226,6 +233,7 @@ class DeliveryTask:
             logging.DEBUG if state == "delivered" else logging.INFO,
             "delivery %s to %s: %s, %s (%s)", row.id, row.inbox_url, attempt.kind, state, error or attempt.status,
         )
+        count_delivery("retry" if state == "pending" else "gone" if attempt.kind == "gone" else state)
         async with self.pool.acquire() as conn:
             async with conn.transaction() if outcome.unfollow else contextlib.nullcontext():
                 host = await queries.finish_attempt(
@@ -243,6 +251,18 @@ class DeliveryTask:
                     "host %s has failed since %s: paused until %s (%d deliveries wait)",
                     host.host, host.failing_since, host.unavailable_until, deferred,
                 )
+
+    async def _skip_blocked(self, conn: asyncpg.Connection, rows: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
+        """Mark the claimed deliveries to inboxes the instance blocks ``skipped``; return the others."""
+        blocked = await blocked_inboxes(conn, sorted({row.inbox_url for row in rows}))
+        for row in rows:
+            if row.inbox_url in blocked:
+                log.info("delivery %s to %s: skipped, blocked by this instance", row.id, row.inbox_url)
+                await queries.finish_attempt(
+                    conn, row, state="skipped", retry_in=None, status=None, error=BLOCKED_ERROR, host_effect=None,
+                    failing_limit=HOST_FAILING_LIMIT.total_seconds(), pause=HOST_PAUSE.total_seconds(),
+                )
+        return [row for row in rows if row.inbox_url not in blocked]
 
     async def _load_bodies(self, conn: asyncpg.Connection, activity_ids: set[int]) -> dict[int, bytes]:
         """Each activity's body, serialised once and kept for the next batches."""

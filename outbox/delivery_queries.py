@@ -85,7 +85,10 @@ async def insert_deliveries(conn: asyncpg.Connection, outbox_activity_id: int, i
 
 
 async def follower_inboxes(conn: asyncpg.Connection, actor_id: int) -> list[str]:
-    """Distinct inboxes (shared when there is one) of the actor's accepted, live remote followers, blocks excluded."""
+    """Distinct inboxes (shared when there is one) of the actor's accepted, live remote followers, blocks excluded.
+
+    Excluded: followers blocking the actor or blocked by it, and those the instance blocks (or whose inbox it does).
+    """
     rows = await conn.fetch(
         """SELECT DISTINCT COALESCE(NULLIF(a.shared_inbox_url, ''), a.inbox_url) AS inbox
            FROM follows f JOIN actors a ON a.id = f.follower_id
@@ -94,6 +97,8 @@ async def follower_inboxes(conn: asyncpg.Connection, actor_id: int) -> list[str]
              AND NOT EXISTS (SELECT 1 FROM blocks b
                              WHERE (b.blocker_id = a.id AND b.blocked_id = $1)
                                 OR (b.blocker_id = $1 AND b.blocked_id = a.id))
+             AND NOT actor_blocked(a.uri)
+             AND NOT host_blocked(url_host(COALESCE(NULLIF(a.shared_inbox_url, ''), a.inbox_url)))
            ORDER BY inbox""",
         actor_id,
     )

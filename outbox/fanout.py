@@ -3,7 +3,8 @@
 Publishers call ``enqueue_activity`` inside their own transaction, so a post and its deliveries
 are committed together (and the workers are woken at commit). The activity is stored once, by its
 id; deliveries are unique per (activity, inbox), so fanning out twice adds nothing. Deliveries to a
-host that is paused for failing too long are recorded as ``skipped`` and never sent.
+host that is paused for failing too long are recorded as ``skipped`` and never sent; inboxes the
+instance blocks (``actors.blocks``) get no delivery at all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from actors.blocks import blocked_inboxes
 from fedi.worker import notify_work
 from outbox import delivery_queries as queries
 
@@ -55,6 +57,9 @@ async def enqueue_activity(
             log.warning("not delivering %s to %r: not an http(s) URL with a host", activity["id"], url)
         else:
             targets.setdefault(url, host)
+    for url in await blocked_inboxes(conn, list(targets)):
+        log.info("not delivering %s to %s: blocked by this instance", activity["id"], url)
+        del targets[url]
     added = await queries.insert_deliveries(conn, activity_id, list(targets.items()))
     if added:
         await notify_work(conn)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -96,3 +97,20 @@ def refused(result: Result, message: str) -> None:
     assert result.status == 2, result
     assert f"fedi: error: {message}" in result.err, result.err
     assert result.out == ""
+
+
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]], message: str, *, lines: list[str] | None = None, deadline: float = 60.0
+) -> None:
+    """Poll ``condition`` (plain or async) until it holds; fail with ``message`` (and a process's output) after ``deadline`` s."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if loop.time() > end:
+            raise AssertionError(message + ("" if lines is None else ":\n" + "".join(lines[-60:])))
+        await asyncio.sleep(0.02)

@@ -13,7 +13,9 @@ from actors.departments import get_department
 from actors.provisioning import apply_plan, ensure_department_keys, plan_provisioning, render_plan
 from actors.provisioning_file import read_provisioning_file
 from fedi.cli import admin_departments, admin_passwords, admin_reports, admin_staff, posts
-from fedi.cli import admin_signatures
+from fedi.cli import admin_archive, admin_signatures
+from fedi.cli import admin_queue
+from fedi.cli import admin_blocks
 from fedi.cli.context import migrated_connection, settings_from
 from keys.keypairs import KeyVault
 from keys.queries import keys_of_actor
@@ -30,7 +32,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     admin_passwords.add_parsers(admin)
     admin_reports.add_parsers(admin)
     admin_signatures.add_parsers(admin)
+    admin_queue.add_parsers(admin)
+    admin_blocks.add_parsers(admin)
     posts.add_admin_parsers(admin)
+    admin_archive.add_parsers(admin)
     keys = admin.add_parser("keys", help="department key pairs").add_subparsers(
         dest="keys_command", required=True, metavar="COMMAND"
     )

@@ -1,4 +1,14 @@
-"""``fedi serve`` (production) and ``fedi quickstart`` (what ``make run`` starts)."""
+"""``fedi serve`` (production) and ``fedi quickstart`` (what ``make run`` starts).
+
+``--workers N`` (N > 1) runs N uvicorn processes on one port: uvicorn imports
+``fedi.cli.server:app_from_environment`` in each, which builds the app from the settings this
+process leaves in the environment (the database URL, the config file, the log format, whether to
+run the queue worker). Each process then runs its own in-process queue worker, which is safe: rows
+are claimed with ``FOR UPDATE SKIP LOCKED``, so the N workers share the queues and never take the
+same row; it means N times the database connections. Their metrics add up through a fresh
+``PROMETHEUS_MULTIPROC_DIR``. On SIGTERM uvicorn stops accepting connections, lets requests in
+flight finish for up to ``--graceful-timeout`` seconds, then stops the queue worker.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +16,33 @@ import argparse
 import logging
 import os
 import secrets
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
 import uvicorn
+from starlette.applications import Starlette
 
 from actors import queries
 from actors.departments import create_department
 from actors.validation import department_input
 from fedi.app import create_app
-from fedi.cli.context import Database, settings_from
+from fedi.cli.context import Database, fail, settings_from
 from fedi.database import connect
+from fedi.logs import FORMATS, configure_logging
+from fedi.metrics import MULTIPROC_DIR_VARIABLE
 from fedi.migrate import migrate
-from fedi.settings import CONFIG_FILE_NAME, SECRET_FILE_NAME, Settings
+from fedi.settings import CONFIG_FILE_NAME, SECRET_FILE_NAME, Settings, load_settings
 from keys.keypairs import KeyVault
 
 log = logging.getLogger(__name__)
+
+GRACEFUL_TIMEOUT = 30.0
+QUEUE_WORKER_VARIABLE = "FEDI_SERVE_QUEUE_WORKER"  # set for the processes of `serve --workers N`
 
 DEMO_DEPARTMENT = {
     "display_name": "Demo department",
@@ -47,13 +68,19 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
             "--no-worker", action="store_true",
             help="do not process queues in this process (run `fedi worker` processes instead)",
         )
+        parser.add_argument("--workers", type=int, default=1, metavar="N", help="web server processes (default 1)")
+        parser.add_argument(
+            "--graceful-timeout", type=float, default=GRACEFUL_TIMEOUT, metavar="SECONDS",
+            help=f"on SIGTERM, how long requests in flight may take to finish (default {GRACEFUL_TIMEOUT:.0f})",
+        )
+        parser.add_argument("--log-format", choices=FORMATS, help="json (default when not a terminal) or text (FEDI_LOG_FORMAT)")
         parser.set_defaults(handler=handler)
 
 
 async def run_serve(args: argparse.Namespace) -> int:
     """Migrate, then serve until interrupted."""
     settings = settings_from(args, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key)
-    await serve(settings, run_worker=not args.no_worker)
+    await serve(settings, run_worker=not args.no_worker, options=serve_options(args, settings))
     return 0
 
 
@@ -65,8 +92,20 @@ async def run_quickstart(args: argparse.Namespace) -> int:
     if not args.config and not os.environ.get("FEDI_CONFIG"):
         write_once(data_dir / CONFIG_FILE_NAME, f'domain = "localhost:{port}"\nscheme = "http"\n')
     settings = settings_from(args, host=args.host, port=port, tls_cert=args.tls_cert, tls_key=args.tls_key)
-    await serve(settings, demo=True, run_worker=not args.no_worker)
+    await serve(settings, demo=True, run_worker=not args.no_worker, options=serve_options(args, settings))
     return 0
+
+
+def serve_options(args: argparse.Namespace, settings: Settings) -> argparse.Namespace:
+    """Check the process options and set up logging; bad values exit with status 2."""
+    if args.workers < 1:
+        fail(f"--workers must be at least 1 (got {args.workers})")
+    if args.graceful_timeout < 0:
+        fail("--graceful-timeout must not be negative")
+    args.log_format = configure_logging(
+        args.log_format or settings.log_format or None, logging.DEBUG if args.verbose else logging.INFO
+    )
+    return args
 
 
 def write_once(path: Path, content: str) -> None:
@@ -86,8 +125,12 @@ async def provision_demo(conn: asyncpg.Connection, settings: Settings) -> None:
         log.info("created the demo department")
 
 
-async def serve(settings: Settings, demo: bool = False, run_worker: bool = True) -> None:
+async def serve(
+    settings: Settings, demo: bool = False, run_worker: bool = True, options: argparse.Namespace | None = None
+) -> None:
     """Migrate the database, optionally add the demo department, print the URLs and serve."""
+    workers = options.workers if options is not None else 1
+    graceful = options.graceful_timeout if options is not None else GRACEFUL_TIMEOUT
     database = Database(settings)
     try:
         conn = await connect(database.url)
@@ -101,8 +144,7 @@ async def serve(settings: Settings, demo: bool = False, run_worker: bool = True)
         print(f"fedi is listening on {listen} (public address {settings.base_url})", flush=True)
         if demo:
             print_urls(settings)
-        config = uvicorn.Config(
-            create_app(settings, database.url, run_worker=run_worker),
+        listening = dict(
             host=settings.host,
             port=settings.port,
             ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
@@ -110,10 +152,62 @@ async def serve(settings: Settings, demo: bool = False, run_worker: bool = True)
             proxy_headers=False,  # TrustedProxyMiddleware decides whom to believe
             server_header=False,
             log_config=None,
+            access_log=False,  # fedi.request_ids logs each request
+            timeout_graceful_shutdown=graceful,
         )
-        await uvicorn.Server(config).serve()
+        if workers > 1:
+            log_format = options.log_format if options is not None else ""
+            with worker_environment(database.url, options, run_worker, log_format):
+                uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **listening)
+        else:
+            with sigterm_exits_cleanly():
+                await uvicorn.Server(uvicorn.Config(create_app(settings, database.url, run_worker=run_worker), **listening)).serve()
     finally:
         database.close()
+
+
+@contextmanager
+def sigterm_exits_cleanly() -> Iterator[None]:
+    """Make the SIGTERM uvicorn re-raises after its graceful shutdown end the command with status 0."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def worker_environment(
+    database_url: str, options: argparse.Namespace | None, run_worker: bool, log_format: str
+) -> Iterator[None]:
+    """What the processes of ``--workers N`` read: settings, a fresh metrics directory (removed afterwards)."""
+    metrics_dir = tempfile.mkdtemp(prefix="fedi-metrics-")
+    values = {
+        "DATABASE_URL": database_url,
+        QUEUE_WORKER_VARIABLE: "1" if run_worker else "0",
+        "FEDI_LOG_FORMAT": log_format,
+        MULTIPROC_DIR_VARIABLE: metrics_dir,
+    }
+    if options is not None and getattr(options, "config", None):
+        values["FEDI_CONFIG"] = str(Path(options.config).resolve())
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def app_from_environment() -> Starlette:
+    """The app of one ``fedi serve --workers N`` process, from the settings in the environment."""
+    settings = load_settings()
+    configure_logging(settings.log_format or None)
+    return create_app(settings, run_worker=os.environ.get(QUEUE_WORKER_VARIABLE) == "1")
 
 
 def print_urls(settings: Settings) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import ssl
 import stat
 from pathlib import Path
@@ -11,12 +13,13 @@ import aiohttp
 import asyncpg
 import pytest
 import trustme
+from prometheus_client.parser import text_string_to_metric_families
 
 from fedi.settings import Settings
 from keys.keypairs import KeyVault
 from tests.conftest import TEST_SECRET
 from tests.factories import make_department
-from tests.processes import FEDI, clean_environ, fedi_process, free_port, wait_until_up
+from tests.processes import FEDI, clean_environ, fedi_process, free_port, run_fedi, wait_until_up
 
 AP = {"Accept": "application/activity+json"}
 
@@ -103,3 +106,62 @@ async def test_serve_refuses_to_start_without_settings(tmp_path: Path, env: dict
     assert process.returncode == 2
     assert message in err.decode()
     assert not (tmp_path / "var").exists()
+
+
+async def test_serve_with_two_workers_adds_up_their_metrics(tmp_path: Path, database_url: str) -> None:
+    port = free_port()
+    env = clean_environ(DATABASE_URL=database_url, FEDI_DOMAIN="city.example", FEDI_SECRET_KEY=TEST_SECRET)
+    base = f"http://127.0.0.1:{port}"
+
+    async def fresh_get(path: str) -> tuple[int, str, str]:
+        """A request on a new connection (so either process may take it)."""
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            async with session.get(f"{base}{path}") as response:
+                return response.status, await response.text(), response.headers.get("X-Request-Id", "")
+
+    async with fedi_process("serve", "--port", str(port), "--workers", "2", env=env, cwd=tmp_path) as (process, lines):
+        async with aiohttp.ClientSession() as http:
+            await wait_until_up(http, f"{base}/readyz", lines)
+        for _ in range(20):
+            assert (await fresh_get("/healthz"))[0] == 200
+        scraped = []
+        for _ in range(4):
+            status, text, _ = await fresh_get("/metrics")
+            assert status == 200
+            samples = {
+                (s.name, frozenset(s.labels.items())): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples
+            }
+            scraped.append(samples[("fedi_http_requests_total", frozenset({"method": "GET", "route": "/healthz", "status": "200"}.items()))])
+        _, _, request_id = await fresh_get("/healthz")
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0, "".join(lines)
+    assert scraped == [20.0] * 4  # whichever process answered, the count covers both
+    output = "".join(lines)
+    assert output.count("Started server process") == 2  # two processes served the port
+    access = [json.loads(line) for line in lines if line.startswith("{") and request_id in line]
+    assert [(a["logger"], a["method"], a["path"], a["status"]) for a in access] == [("fedi.access", "GET", "/healthz", 200)]
+
+
+async def test_serve_logs_text_when_asked(tmp_path: Path, database_url: str, http: aiohttp.ClientSession) -> None:
+    port = free_port()
+    env = clean_environ(DATABASE_URL=database_url, FEDI_DOMAIN="city.example", FEDI_SECRET_KEY=TEST_SECRET)
+    async with fedi_process("serve", "--port", str(port), "--log-format", "text", env=env, cwd=tmp_path) as (_, lines):
+        await wait_until_up(http, f"http://127.0.0.1:{port}/healthz", lines)
+        async with http.get(f"http://127.0.0.1:{port}/healthz", headers={"X-Request-Id": "text-log-1"}) as response:
+            assert response.status == 200
+    assert any(" INFO fedi.access: GET /healthz 200 [text-log-1]" in line for line in lines), "".join(lines)
+    assert not any(line.startswith("{") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--workers", "0"), "--workers must be at least 1 (got 0)"),
+        (("--graceful-timeout", "-1"), "--graceful-timeout must not be negative"),
+    ],
+)
+async def test_serve_refuses_bad_process_options(tmp_path: Path, database_url: str, args: tuple[str, ...], message: str) -> None:
+    env = clean_environ(DATABASE_URL=database_url, FEDI_DOMAIN="city.example", FEDI_SECRET_KEY=TEST_SECRET)
+    result = await run_fedi("serve", *args, env=env, cwd=tmp_path)
+    assert result.status == 2 and f"fedi: error: {message}" in result.err

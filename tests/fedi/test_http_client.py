@@ -12,7 +12,6 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -170,7 +169,8 @@ async def connect_attempts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             raise ConnectionRefusedError(f"test guard: {host} is not on this machine")
 
     async def guarded_sock_connect(sock: socket.socket, address: Any) -> None:
-        check(address[0])
+        if isinstance(address, tuple):  # a Unix socket (the test database) is on this machine
+            check(address[0])
         await sock_connect(sock, address)
 
     async def guarded_create_connection(*args: Any, **kwargs: Any) -> Any:
@@ -443,20 +443,17 @@ async def test_a_server_that_never_answers_times_out(client: HttpClient) -> None
     listener = await asyncio.start_server(swallow, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     try:
-        started = time.monotonic()
         with pytest.raises(FetchTimeout):
             await client.get(f"http://a.test:{port}/", timeout=0.5)
-        assert time.monotonic() - started < 2
     finally:
         listener.close()
         await listener.wait_closed()
 
 
 async def test_a_slow_body_hits_the_total_timeout(client: HttpClient, server: LocalServer) -> None:
-    started = time.monotonic()
     with pytest.raises(FetchTimeout):
         await client.get(server.url("a.test", "/slow"), timeout=1.5)
-    assert 1.4 < time.monotonic() - started < 3
+    assert len(server.requests) == 1  # one request, not retried
 
 
 async def test_sequential_requests_reuse_one_connection(client: HttpClient, server: LocalServer) -> None:
@@ -512,6 +509,8 @@ async def test_a_refused_connection_fails(client: HttpClient) -> None:
         ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),
         ("198.18.0.1", False),
         ("240.0.0.1", False),
+        ("fec0::1", False),
+        ("3fff::1", False),
         ("192.0.2.1", False),
         *((address, False) for address in FORBIDDEN_ADDRESSES),
     ],

@@ -35,3 +35,14 @@ async def test_untrusted_peer_cannot_forge_forwarding_headers(http: aiohttp.Clie
     assert seen["scheme"] == "http"
     assert seen["host"].startswith("127.0.0.1:")
     assert seen["client"] == "127.0.0.1"
+
+
+async def test_a_client_cannot_forge_its_address_in_front_of_the_proxys_entry(http: aiohttp.ClientSession) -> None:
+    app = TrustedProxyMiddleware(
+        Starlette(routes=[Route("/", echo)]), (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("10.0.0.0/8"))
+    )
+    # the client wrote 198.51.100.1; the outer proxy appended the client's real address, an inner one its own
+    headers = {"X-Forwarded-For": "198.51.100.1, 203.0.113.7, 10.0.0.2"}
+    async with running_asgi(app) as url, http.get(url, headers=headers) as response:
+        seen = await response.json()
+    assert seen["client"] == "203.0.113.7"

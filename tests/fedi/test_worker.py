@@ -81,3 +81,74 @@ async def test_run_forever_wakes_on_notify_and_stops(pool: asyncpg.Pool) -> None
     assert task.done == ["late"]  # woken long before the 30 s idle timeout
     stop.set()
     await asyncio.wait_for(running, 5)
+
+
+class LostConnectionTask(ListTask):
+    """A task whose database goes away: claims fail ``claim_failures`` times, the first processing of "cut" too."""
+
+    def __init__(self, items: list[str], claim_failures: int = 0) -> None:
+        super().__init__(items)
+        self.claim_failures = claim_failures
+        self.cut = 0
+
+    async def claim(self, limit: int) -> Sequence[str]:
+        if self.claim_failures:
+            self.claim_failures -= 1
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        return await super().claim(limit)
+
+    async def process(self, item: str) -> None:
+        if item == "cut" and not self.cut:
+            self.cut += 1
+            raise asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command")
+        await super().process(item)
+
+
+async def test_an_item_cut_off_by_a_lost_connection_is_processed_again_not_failed(pool: asyncpg.Pool) -> None:
+    task = LostConnectionTask(["a", "cut"])
+    worker = Worker(pool, [task])
+    assert await worker.run_once() == 2
+    assert task.done == ["a"] and task.failures == [] and worker.interrupted() == 1
+    assert await worker.run_once() == 1  # the database answers again: the item is taken up where it was
+    assert task.done == ["a", "cut"] and task.failures == [] and worker.interrupted() == 0
+
+
+async def test_run_forever_outlives_a_database_that_goes_away(pool: asyncpg.Pool) -> None:
+    task = LostConnectionTask(["a", "b"], claim_failures=2)
+    worker = Worker(pool, [task], idle_seconds=30)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_forever(stop))
+    for _ in range(500):
+        if len(task.done) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert sorted(task.done) == ["a", "b"] and not running.done()
+    stop.set()
+    await asyncio.wait_for(running, 5)
+
+
+async def test_a_slow_task_does_not_hold_up_another(pool: asyncpg.Pool) -> None:
+    released = asyncio.Event()
+
+    class Blocked(ListTask):
+        async def process(self, item: str) -> None:
+            await released.wait()
+            self.done.append(item)
+
+    slow, fast = Blocked(["stuck"]), ListTask(["x"])
+    slow.name = "slow"
+    worker = Worker(pool, [slow, fast], idle_seconds=30)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_forever(stop))
+    fast.items.append("y")
+    async with pool.acquire() as conn:
+        await notify_work(conn)
+    for _ in range(250):
+        if sorted(fast.done) == ["x", "y"]:
+            break
+        await asyncio.sleep(0.02)
+    assert sorted(fast.done) == ["x", "y"] and slow.done == []  # done while the slow item still waits
+    released.set()
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    assert slow.done == ["stuck"]

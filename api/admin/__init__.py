@@ -1,0 +1,1 @@
+"""Mastodon's admin API for the instance's moderators: domain blocks and suspending remote accounts."""

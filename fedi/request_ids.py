@@ -1,0 +1,75 @@
+"""Each request's id, its access log line and its metrics.
+
+The id comes from an ``X-Request-Id`` header when it is short and made of safe characters (a proxy
+in front usually sets one), else it is generated; it is echoed in the response's ``X-Request-Id``
+and set in ``fedi.logs.request_id`` while the request is handled. When the answer is sent, one
+``fedi.access`` line is logged and the request is counted under its route template.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fedi import metrics
+from fedi.logs import ACCESS_LOGGER, request_id
+
+HEADER = "x-request-id"
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+access_log = logging.getLogger(ACCESS_LOGGER)
+
+
+def accepted_request_id(value: str | None) -> str:
+    """The incoming id when it is safe to log and echo, else a new random one."""
+    if value is not None and REQUEST_ID_RE.match(value):
+        return value
+    return secrets.token_hex(16)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/users/{username}``), or "unmatched"."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else metrics.UNMATCHED_ROUTE
+
+
+class RequestIdMiddleware:
+    """Give each HTTP request an id, then log and count its answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == HEADER.encode()), None)
+        rid = accepted_request_id(incoming)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-Id"] = rid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            metrics.count_request(scope["method"], route_template(scope), status, seconds)
+            access_log.info(
+                "%s %s %d", scope["method"], scope["path"], status,
+                extra={"method": scope["method"], "path": scope["path"], "status": status,
+                       "duration_ms": round(seconds * 1000, 1)},
+            )
+            request_id.reset(token)
