@@ -41,8 +41,8 @@ nginx:
 		else echo "make nginx: could not download or run nginx (apt-get download nginx nginx-common; ldd $(NGINX_UNPACKED)): tests/deploy will fail"; fi; \
 		rm -rf $$tmp; fi
 
-## Property-based fuzzing (hypothesis) of signatures, the inbox and the HTML sanitizer: 2,000 fresh
-## random cases per property test, over 10,000 in all; prints how many each test ran and the total.
+## Property-based fuzzing (hypothesis) of signatures, the inbox and the HTML sanitizer: 1,000 fresh
+## random cases per property test, over 20,000 in all; prints how many each test ran and the total.
 fuzz: $(VENV)/.installed-dev
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -p tests.fuzzing tests/security -k fuzz -q
 

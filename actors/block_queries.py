@@ -123,6 +123,16 @@ async def all_domain_blocks(conn: asyncpg.Connection) -> list[DomainBlock]:
     return [DomainBlock(**dict(r)) for r in rows]
 
 
+async def block_lists(conn: asyncpg.Connection) -> tuple[list[str], list[str]]:
+    """Every blocked domain and every blocked actor id, in one round trip."""
+    row = await conn.fetchrow(
+        """SELECT ARRAY(SELECT domain FROM blocked_domains ORDER BY domain) AS domains,
+                  ARRAY(SELECT uri FROM blocked_actors ORDER BY uri) AS actors"""
+    )
+    assert row is not None
+    return list(row["domains"]), list(row["actors"])
+
+
 async def first_blocked(conn: asyncpg.Connection, uris: Sequence[str]) -> str | None:
     """The first of ``uris`` that is a blocked actor or on a blocked domain, or None."""
     return await conn.fetchval(  # type: ignore[no-any-return]

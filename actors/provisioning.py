@@ -4,8 +4,10 @@
 Python; ``apply_plan`` writes the differences with one bulk statement per kind of change, inside
 the caller's transaction, so applying is all-or-nothing. Departments absent from the file are
 deleted the way ``delete_department`` deletes one (the username stays taken); staff and
-memberships absent from it are removed. Key pairs are generated afterwards, outside the
-transaction (``ensure_department_keys``). Applying the same file twice yields a plan with no changes.
+memberships absent from it are removed. New departments get no key pair here (RSA generation would
+take longer than everything else): committing wakes the worker, whose ``keys`` task generates them in
+the background (``actors.key_generation``), or ``generate_pending_keys`` there in the foreground
+for whoever wants to wait. Applying the same file twice yields a plan with no changes.
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ from actors.queries import DEPARTMENT_TYPE, LocalActor, Membership, Staff
 from actors.urls import department_urls
 from actors.validation import DepartmentInput
 from fedi.settings import Settings
-from keys.keypairs import KeyVault
-from keys.store import ensure_keys
+from fedi.worker import notify_work
 
 ADVISORY_LOCK = "fedi.provisioning"
 DEPARTMENT_ATTRIBUTES = tuple(f.name for f in fields(DepartmentInput) if f.name != "username")
@@ -232,13 +233,10 @@ async def apply_plan(conn: asyncpg.Connection, settings: Settings, plan: Plan) -
         )
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"another change was made while applying the file, try again: {exc.detail or exc}") from exc
+    if new_departments:
+        await notify_work(conn)  # at commit: the worker generates their key pairs
     kept = [a for n, a in current.departments.items() if n in wanted_departments]
     return sorted(kept + new_departments, key=lambda a: a.username)
-
-
-async def ensure_department_keys(conn: asyncpg.Connection, vault: KeyVault, departments: list[LocalActor]) -> int:
-    """Generate, in parallel processes, the key pairs of departments that have none; return how many."""
-    return await ensure_keys(conn, vault, [(a.id, a.uri) for a in departments])
 
 
 def render_plan(plan: Plan) -> Iterator[str]:

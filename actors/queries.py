@@ -10,6 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from keys.queries import KeyRecord
+
 DEPARTMENT_TYPE = "Organization"
 INSTANCE_TYPE = "Application"
 
@@ -144,7 +146,9 @@ async def mark_actor_deleted(conn: asyncpg.Connection, actor_id: int) -> None:
 async def local_actor_by_username(
     conn: asyncpg.Connection, username: str, actor_type: str = DEPARTMENT_TYPE, include_deleted: bool = False
 ) -> LocalActor | None:
-    """A local actor by username (case-insensitive)."""
+    """A local actor by username (case-insensitive); None for a name PostgreSQL could not even compare."""
+    if "\x00" in username:  # text cannot hold NUL: no actor has such a name
+        return None
     row = await conn.fetchrow(
         f"""SELECT {ACTOR_COLUMNS} FROM actors
             WHERE local AND lower(username) = lower($1) AND actor_type = $2
@@ -152,6 +156,32 @@ async def local_actor_by_username(
         username, actor_type, include_deleted,
     )
     return _actor(row)
+
+
+_KEY_COLUMNS = (
+    ("id", "key_pk"), ("actor_id", "key_actor_id"), ("key_id", "key_id"), ("generation", "key_generation"),
+    ("public_key_pem", "key_public_key_pem"), ("private_key_encrypted", "key_private_key_encrypted"),
+    ("created_at", "key_created_at"), ("retired_at", "key_retired_at"),
+)
+_A_COLUMNS = ", ".join(f"a.{c}" for c in ACTOR_COLUMNS.split(", "))
+_ACTOR_NAMES = ACTOR_COLUMNS.split(", ")
+
+
+async def local_actor_with_key(
+    conn: asyncpg.Connection, username: str, actor_type: str = DEPARTMENT_TYPE
+) -> tuple[LocalActor, KeyRecord | None] | None:
+    """A local actor by username (case-insensitive, deleted ones too) with its active key, in one query."""
+    row = await conn.fetchrow(
+        f"""SELECT {_A_COLUMNS}, {', '.join(f'k.{c} AS {alias}' for c, alias in _KEY_COLUMNS)}
+            FROM actors a LEFT JOIN keys k ON k.actor_id = a.id AND k.retired_at IS NULL
+            WHERE a.local AND lower(a.username) = lower($1) AND a.actor_type = $2""",
+        username, actor_type,
+    )
+    if row is None:
+        return None
+    actor = LocalActor(**{c: row[c] for c in _ACTOR_NAMES})
+    key = None if row["key_pk"] is None else KeyRecord(**{c: row[alias] for c, alias in _KEY_COLUMNS})
+    return actor, key
 
 
 async def username_taken(conn: asyncpg.Connection, username: str) -> bool:

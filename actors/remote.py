@@ -7,23 +7,32 @@ owner must name the key back. A key is re-fetched at most once a minute (``REFET
 Nothing is fetched from a domain the instance blocks, and blocked actors do not resolve. Inside
 ``fetch_budget()`` (one per inbound activity) at most that many documents are fetched; the next
 fetch raises ``FetchBudgetExceeded`` and is not made.
+
+Keys found are kept in memory for ``KEY_CACHE_SECONDS`` (a cache only: the database stays the
+truth, and a signature that fails with a cached key looks the key up again). Fetches of keys are
+limited per key id host (``KEY_FETCHES`` per ``KEY_FETCH_SECONDS``), so requests naming made-up
+key ids on someone else's server cannot make us hammer that server. ``blocks`` is the instance's
+block list snapshot the inbox checks every request against (``actors.blocks.BlockList``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
 from actors import remote_queries
-from actors.blocks import Blocked, blocked_among
+from actors.blocks import Blocked, BlockList, blocked_among
 from actors.departments import ensure_instance_actor
 from actors.errors import FetchFailed, InvalidDocument
 from actors.queries import Actor
@@ -42,6 +51,71 @@ JRD_ACCEPT = "application/jrd+json, application/json"
 REFETCH_INTERVAL = timedelta(minutes=1)
 ACTOR_MAX_AGE = timedelta(days=1)
 FETCH_BUDGET = 5
+KEY_CACHE_SECONDS = 60.0
+KEY_CACHE_SIZE = 10_000
+KEY_FETCHES = 30
+KEY_FETCH_SECONDS = 60.0
+MAX_HOSTS = 10_000
+
+Clock = Callable[[], float]
+V = TypeVar("V")
+
+
+class TimedCache(Generic[V]):
+    """At most ``size`` values, each forgotten ``seconds`` after it was put; the least recently put go first."""
+
+    def __init__(self, seconds: float, size: int, clock: Clock = time.monotonic) -> None:
+        self.seconds = seconds
+        self.size = size
+        self.clock = clock
+        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: str) -> V | None:
+        """The value put under ``key``, unless it expired."""
+        found = self._items.get(key)
+        if found is None:
+            return None
+        if found[0] <= self.clock():
+            del self._items[key]
+            return None
+        return found[1]
+
+    def put(self, key: str, value: V) -> None:
+        """Remember ``value`` under ``key`` for ``seconds``."""
+        self._items.pop(key, None)
+        self._items[key] = (self.clock() + self.seconds, value)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def discard(self, key: str) -> None:
+        """Forget ``key``."""
+        self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class FetchAllowance:
+    """At most ``limit`` fetches per host in each window of ``seconds`` (fixed windows, bounded memory)."""
+
+    def __init__(self, limit: int = KEY_FETCHES, seconds: float = KEY_FETCH_SECONDS, clock: Clock = time.monotonic) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.clock = clock
+        self._windows: OrderedDict[str, tuple[float, int]] = OrderedDict()
+
+    def take(self, host: str) -> bool:
+        """Count one fetch from ``host``; False (and nothing counted) when its allowance is spent."""
+        now = self.clock()
+        while self._windows and next(iter(self._windows.values()))[0] + self.seconds <= now:
+            self._windows.popitem(last=False)  # windows start in order: the oldest ones end first
+        started, count = self._windows.get(host, (now, 0))
+        if count >= self.limit:
+            return False
+        self._windows[host] = (started, count + 1)
+        if len(self._windows) > MAX_HOSTS:
+            self._windows.popitem(last=False)
+        return True
 
 
 class FetchBudgetExceeded(FetchFailed):
@@ -87,7 +161,10 @@ def fetch_budget(limit: int = FETCH_BUDGET) -> Iterator[FetchBudget]:
 
 def without_fragment(url: str) -> str:
     """The URL with any ``#fragment`` removed (key ids often point into the actor document)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL at all (an unclosed IPv6 bracket): nothing to strip
+        return url
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
 
 
@@ -99,7 +176,11 @@ class ActorResolver:
         self.http = http
         self.settings = settings
         self.vault = vault
+        self.blocks = BlockList(pool)
         self._signer: RequestSigner | None = None
+        self._keys: TimedCache[PublicKey] = TimedCache(KEY_CACHE_SECONDS, KEY_CACHE_SIZE)
+        self.key_fetches = FetchAllowance()
+        self._fetching_keys: dict[str, asyncio.Future[Actor]] = {}
 
     async def signer(self) -> RequestSigner:
         """The instance actor's signer, used for every fetch (authorized-fetch servers need it)."""
@@ -149,23 +230,32 @@ class ActorResolver:
             return await remote_queries.upsert_remote_actor(conn, data)
 
     async def lookup_key(self, key_id: str, refresh: bool) -> PublicKey | None:
-        """The key lookup for ``SignatureChecker``: stored keys, fetched when unknown or on ``refresh``."""
+        """The key lookup for ``SignatureChecker``: cached or stored keys, fetched when unknown or on ``refresh``."""
+        if not refresh and (cached := self._keys.get(key_id)) is not None:
+            return cached
         async with self.pool.acquire() as conn:
             known = await remote_queries.known_key(conn, key_id)
         if known is not None and (known.local or not refresh or not self._may_refetch(known.fetched_at)):
-            return PublicKey(known.key_id, known.owner_uri, known.public_key_pem, known.retired)
+            key = PublicKey(known.key_id, known.owner_uri, known.public_key_pem, known.retired)
+            if not known.local:
+                self._keys.put(key_id, key)
+            return key
         if self.is_local(key_id):
             return None
+        stale = None if known is None else PublicKey(known.key_id, known.owner_uri, known.public_key_pem)
         try:
-            owner = await self._owner_of_key(key_id)
+            owner = await self._fetch_key(key_id)
         except (FetchFailed, InvalidDocument) as exc:
             log.info("cannot fetch key %s: %s", key_id, exc)
-            return None if known is None else PublicKey(known.key_id, known.owner_uri, known.public_key_pem)
+            return stale
         async with self.pool.acquire() as conn:
             fresh = await remote_queries.known_key(conn, key_id)
         if fresh is None or fresh.owner_uri != owner.uri:
+            self._keys.discard(key_id)
             return None
-        return PublicKey(fresh.key_id, fresh.owner_uri, fresh.public_key_pem)
+        key = PublicKey(fresh.key_id, fresh.owner_uri, fresh.public_key_pem)
+        self._keys.put(key_id, key)
+        return key
 
     async def known_key(self, key_id: str) -> PublicKey | None:
         """A stored key without fetching anything."""
@@ -214,6 +304,16 @@ class ActorResolver:
             ):
                 return link["href"]
         raise FetchFailed(f"WebFinger for {username}@{host} names no ActivityPub actor")
+
+    async def _fetch_key(self, key_id: str) -> Actor:
+        """The key's owner, fetched once for all the requests asking at the same time, within the host's allowance."""
+        fetching = self._fetching_keys.get(key_id)
+        if fetching is None:
+            if not self.key_fetches.take(host_of(key_id)):
+                raise FetchFailed(f"not fetched: {host_of(key_id)} used up its allowance of {self.key_fetches.limit} key fetches")
+            fetching = self._fetching_keys[key_id] = asyncio.ensure_future(self._owner_of_key(key_id))
+            fetching.add_done_callback(lambda _: self._fetching_keys.pop(key_id, None))
+        return await asyncio.shield(fetching)
 
     async def _owner_of_key(self, key_id: str) -> Actor:
         """Fetch a key id: either the actor document itself, or a key document whose owner names it back."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,8 +50,18 @@ class RemoteActorData:
 
 
 def host_of(url: str) -> str:
-    """The host (with port, lower case) of a URL; empty when it has none."""
-    return urlsplit(url).netloc.lower()
+    """The host (with port, lower case) of a URL; empty when it has none or does not parse."""
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket: "https://[::1/x"
+        return ""
+
+
+def has_type(document: dict[str, Any], kinds: Collection[str]) -> bool:
+    """Whether the document's ``type`` (a string, or a list of them as JSON-LD allows) is one of ``kinds``."""
+    value = document.get("type")
+    names = value if isinstance(value, list) else [value]
+    return any(isinstance(name, str) and name in kinds for name in names)
 
 
 def first(value: Any) -> Any:

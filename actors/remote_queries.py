@@ -47,7 +47,12 @@ async def remote_actor_by_handle(conn: asyncpg.Connection, username: str, domain
 
 
 async def upsert_remote_actor(conn: asyncpg.Connection, data: RemoteActorData) -> Actor:
-    """Store or refresh a remote actor and replace its keys with the document's."""
+    """Store or refresh a remote actor and replace its keys with the document's (in one transaction)."""
+    async with conn.transaction():  # readers never see the actor between its old keys and its new ones
+        return await _upsert_remote_actor(conn, data)
+
+
+async def _upsert_remote_actor(conn: asyncpg.Connection, data: RemoteActorData) -> Actor:
     row = await conn.fetchrow(
         f"""INSERT INTO actors (uri, local, actor_type, username, domain, display_name, summary_html, avatar_url,
                 header_url, fields, manually_approves_followers, discoverable, inbox_url, shared_inbox_url,

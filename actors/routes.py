@@ -23,12 +23,14 @@ async def department_actor(request: Request) -> Response:
     settings = request.state.settings
     username = request.path_params["username"]
     async with request.state.pool.acquire() as conn:
-        department = await queries.local_actor_by_username(conn, username, include_deleted=True)
-        if department is None:
+        found = await queries.local_actor_with_key(conn, username)
+        if found is None:
             return error_response(404, f"no department named {username!r}")
+        department, key = found
         if department.deleted_at is not None:
             return activity_response(request, render_tombstone(department), 410)
-        key = await ensure_active_key(conn, request.state.vault, department.id, department.uri)
+        if key is None:  # a department made before it had keys gets its first one now
+            key = await ensure_active_key(conn, request.state.vault, department.id, department.uri)
     urls = department_urls(settings.base_url, department.username)
     return activity_response(request, render_department(department, urls, key))
 

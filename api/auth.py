@@ -51,14 +51,13 @@ async def authenticate(request: Request, scope: str | None = None, *, user: bool
     if token is None:
         raise Unauthorized("The access token is invalid")
     async with request.state.pool.acquire() as conn:
-        record = await token_queries.token_by_hash(conn, hash_secret(token))
+        record = await token_queries.use_token(conn, hash_secret(token))
         if record is None or record.revoked_at is not None:
             raise Unauthorized("The access token is invalid")
         if record.expires_at is not None and record.expires_at <= datetime.now(timezone.utc):
             raise Unauthorized("The access token expired")
         if record.staff_id is not None and record.role is None:
             raise Unauthorized("The access token's staff member no longer belongs to its department")
-        await token_queries.touch_token(conn, record.id)
     auth = ApiAuth(
         record.id, record.application_id, record.staff_id, record.actor_id, frozenset(record.scopes.split()), record.role
     )

@@ -43,26 +43,28 @@ async def insert_token(
     )
 
 
-async def token_by_hash(conn: asyncpg.Connection, token_hash: str) -> TokenRecord | None:
-    """A token by its hash, with the current membership role (NULL once the membership is gone)."""
+async def use_token(conn: asyncpg.Connection, token_hash: str) -> TokenRecord | None:
+    """A token by its hash, with the current membership role (NULL once the membership is gone).
+
+    The same statement records the use of a live token in ``last_used_at``, at most once a minute,
+    so that checking a token costs one round trip and most requests write nothing.
+    """
     row = await conn.fetchrow(
-        """SELECT t.id, t.application_id, t.staff_id, t.actor_id, t.scopes, t.created_at, t.expires_at, t.revoked_at,
-                  m.role
-           FROM oauth_tokens t
-           LEFT JOIN memberships m ON m.staff_id = t.staff_id AND m.actor_id = t.actor_id
-           WHERE t.token_hash = $1""",
+        """WITH found AS (
+               SELECT t.id, t.application_id, t.staff_id, t.actor_id, t.scopes, t.created_at, t.expires_at,
+                      t.revoked_at, m.role
+               FROM oauth_tokens t
+               LEFT JOIN memberships m ON m.staff_id = t.staff_id AND m.actor_id = t.actor_id
+               WHERE t.token_hash = $1),
+           touched AS (
+               UPDATE oauth_tokens t SET last_used_at = now() FROM found f
+               WHERE t.id = f.id AND f.revoked_at IS NULL AND (f.expires_at IS NULL OR f.expires_at > now())
+                 AND (f.staff_id IS NULL OR f.role IS NOT NULL)
+                 AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
+           SELECT * FROM found""",
         token_hash,
     )
     return None if row is None else TokenRecord(**dict(row))
-
-
-async def touch_token(conn: asyncpg.Connection, token_id: int) -> None:
-    """Record the token's use (at most once a minute, to spare writes)."""
-    await conn.execute(
-        """UPDATE oauth_tokens SET last_used_at = now()
-           WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')""",
-        token_id,
-    )
 
 
 async def revoke_token(conn: asyncpg.Connection, token_hash: str) -> bool:

@@ -532,7 +532,7 @@ async def hello_world_server() -> AsyncIterator[tuple[asyncio.subprocess.Process
 
 
 # The baseline app, run with ``python -c`` so that its process imports nothing but what it needs.
-# uvicorn flags as in fedi.cli.server.serve (one process).
+# uvicorn flags as in fedi.cli.server.serve (one process), with its event loop and HTTP parser (LOOP, HTTP).
 HELLO_WORLD = """
 import logging, sys
 import uvicorn
@@ -546,7 +546,7 @@ async def hello(request):
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 app = Starlette(routes=[Route("/", hello)])
 config = uvicorn.Config(app, host="127.0.0.1", port=int(sys.argv[1]), proxy_headers=False, server_header=False,
-                        log_config=None, access_log=False)
+                        log_config=None, access_log=False, loop="uvloop", http="httptools")
 uvicorn.Server(config).run()
 """
 

@@ -1,13 +1,15 @@
 """Inbox ingest: signed ``Create{Note}`` replies from many remote actors, verified, stored, answered 202.
 
-    .venv/bin/python bench/inbox_ingest.py [--actors 1000] [--requests 6000] [--concurrency 64]
+    .venv/bin/python bench/inbox_ingest.py [--actors 1000] [--requests 6000] [--concurrency 64] [--workers 2]
 
-A ``fedi serve --no-worker`` process (one process, as a small deployment runs it) on its own
-embedded PostgreSQL receives replies to a department post from ``--actors`` remote actors whose
-keys are already cached in the database (as they are after each actor's first activity). The
-requests are signed beforehand as Mastodon signs them, so the timed phase measures the server
-alone. The figure is compared with the raw RSA-2048 verify rate of one core measured in the same
-run: a server that did nothing but verify signatures would reach that rate per core.
+``fedi serve --no-worker --workers N`` (N web processes on one port, default 2: one per core of a
+small server) on its own embedded PostgreSQL receives replies to a department post from
+``--actors`` remote actors whose keys are already cached in the database (as they are after each
+actor's first activity). The requests are signed beforehand as Mastodon signs them and sent as
+ready-made bytes by a load client of its own process over keep-alive connections, so the timed
+phase measures the server; the client's own CPU time is reported beside the server's and the
+database's. The figure is compared with the raw RSA-2048 verify rate of one core measured in the
+same run: a server that did nothing but verify signatures would reach that rate per core.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 from cryptography.hazmat.primitives import hashes, serialization
@@ -90,8 +94,8 @@ async def prepare(database_url: str, actors: int, keys: list[rsa.RSAPrivateKey])
         await conn.close()
 
 
-def signed_requests(count: int, uris: list[str], keys: list[rsa.RSAPrivateKey], url: str) -> list[tuple[bytes, dict[str, str]]]:
-    """Replies to the department, each signed by its author as Mastodon signs."""
+def signed_requests(count: int, uris: list[str], keys: list[rsa.RSAPrivateKey], url: str) -> list[bytes]:
+    """Replies to the department, each signed by its author as Mastodon signs, as bytes on the wire."""
     out = []
     for n in range(count):
         actor = uris[n % len(uris)]
@@ -110,25 +114,77 @@ def signed_requests(count: int, uris: list[str], keys: list[rsa.RSAPrivateKey], 
         body = json.dumps(activity).encode()
         headers = sign_request("POST", url, {"Content-Type": "application/activity+json"}, body,
                                f"{actor}#main-key", keys[(n % len(uris)) % len(keys)])
-        out.append((body, headers))
+        out.append(raw_request(urlsplit(url).path, body, headers))
     return out
 
 
-async def blast(base: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int) -> tuple[float, dict[int, int]]:
-    """Send every request with ``concurrency`` in flight; return the elapsed time and the statuses."""
-    statuses: dict[int, int] = {}
-    queue = iter(requests)
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        async def sender() -> None:
-            for body, headers in queue:
-                async with http.post(f"{base}/inbox", data=body, headers=headers) as response:
-                    await response.read()
-                    statuses[response.status] = statuses.get(response.status, 0) + 1
+def raw_request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """One HTTP/1.1 POST as bytes on the wire."""
+    lines = [f"POST {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items() if name.lower() != "content-length")]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
-        start = time.perf_counter()
-        await asyncio.gather(*(sender() for _ in range(concurrency)))
-        return time.perf_counter() - start, statuses
+
+class _Sender(asyncio.Protocol):
+    """A keep-alive connection that sends the next ready-made request as soon as the answer is in."""
+
+    def __init__(self, requests: list[bytes], statuses: dict[int, int], closed: asyncio.Future[None]) -> None:
+        self.requests, self.statuses, self.closed = requests, statuses, closed
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._next()
+
+    def _next(self) -> None:
+        assert self.transport is not None
+        if self.requests:
+            self.transport.write(self.requests.pop())
+        else:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+            length = next((int(line.split(":", 1)[1]) for line in head[1:] if line.lower().startswith("content-length:")), 0)
+            if len(self.buffer) < end + 4 + length:
+                return
+            del self.buffer[: end + 4 + length]
+            status = int(head[0].split(" ", 2)[1])
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            self._next()
+
+
+async def _blast(port: int, requests: list[bytes], concurrency: int) -> tuple[float, dict[int, int], float]:
+    loop = asyncio.get_running_loop()
+    pending = list(reversed(requests))
+    statuses: dict[int, int] = {}
+    cpu, start = time.process_time(), time.perf_counter()
+    closed = []
+    for _ in range(min(concurrency, len(requests))):
+        future: asyncio.Future[None] = loop.create_future()
+        closed.append(future)
+        await loop.create_connection(lambda f=future: _Sender(pending, statuses, f), "127.0.0.1", port)  # type: ignore[misc]
+    await asyncio.gather(*closed)
+    return time.perf_counter() - start, statuses, time.process_time() - cpu
+
+
+def _client(port: int, requests: list[bytes], concurrency: int) -> tuple[float, dict[int, int], float]:
+    """Child process: send every request with ``concurrency`` in flight; elapsed time, statuses, own CPU time."""
+    return asyncio.run(_blast(port, requests, concurrency))
+
+
+async def blast(port: int, requests: list[bytes], concurrency: int) -> tuple[float, dict[int, int], float]:
+    """Send the requests from a load client process of its own; elapsed time, statuses and the client's CPU seconds."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return await asyncio.to_thread(pool.apply, _client, (port, requests, concurrency))
 
 
 async def wait_up(base: str) -> None:
@@ -155,13 +211,13 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             base = f"http://127.0.0.1:{args.port}"
             requests = signed_requests(args.requests + WARMUP, uris, keys, f"https://{DOMAIN}/inbox")
             env = fedi_environment(Path(tmp), database_url, DOMAIN, SECRET)
-            async with running(FEDI, "serve", "--no-worker", "--port", str(args.port), env=env,
-                               ready_url=f"{base}/.well-known/nodeinfo") as process:
+            async with running(FEDI, "serve", "--no-worker", "--workers", str(args.workers), "--port", str(args.port),
+                               env=env, ready_url=f"{base}/.well-known/nodeinfo") as process:
                 meter = CpuMeter({"fedi": lambda: descendants(process.pid), "postgres": lambda: postgres_pids(Path(tmp))})
-                await blast(base, requests[:WARMUP], args.concurrency)  # warm-up (stored too)
+                await blast(args.port, requests[:WARMUP], args.concurrency)  # warm-up (stored too)
                 meter.start()
-                elapsed, statuses = await blast(base, requests[WARMUP:], args.concurrency)
-                used = meter.stop()
+                elapsed, statuses, client_cpu = await blast(args.port, requests[WARMUP:], args.concurrency)
+                used = meter.stop() | {"load client": client_cpu}
             conn = await connect(database_url)
             stored = await conn.fetchval("SELECT count(*) FROM inbox_items")
             await conn.close()
@@ -172,7 +228,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
     rate = accepted / elapsed
     cpu = ", ".join(f"{name} {1000 * seconds / max(accepted, 1):.2f}" for name, seconds in used.items())
     print(f"inbox ingest: {accepted} signed Create{{Note}} from {args.actors} actors in {elapsed:.2f} s "
-          f"(concurrency {args.concurrency}; statuses {dict(sorted(statuses.items()))}; {stored} stored)")
+          f"({args.workers} fedi processes; concurrency {args.concurrency}; statuses {dict(sorted(statuses.items()))}; {stored} stored)")
     print(f"{'figure':<40}{'value':>12}")
     print(f"{'accepted/s':<40}{rate:>12.0f}")
     print(f"{'raw RSA-2048 verify/s (one core)':<40}{verify:>12.0f}")
@@ -196,6 +252,7 @@ def main() -> None:
     parser.add_argument("--actors", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=6000, help=f"measured requests (after {WARMUP} to warm up)")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2, help="fedi serve --workers (web processes)")
     parser.add_argument("--port", type=int, default=free_port())
     bench_main(parser, measure, quick={"actors": 200, "requests": 1500})
 

@@ -26,6 +26,7 @@ from api.errors import ApiError, api_error_response
 from fedi import health, metrics
 from fedi.assembly import HttpClientFactory, build_http_client, build_worker, open_services
 from fedi.draining import draining_worker
+from fedi.nul_bytes import NulByteMiddleware
 from fedi.proxy import TrustedProxyMiddleware
 from fedi.request_ids import RequestIdMiddleware
 from fedi.responses import error_response
@@ -87,6 +88,7 @@ def create_app(
             *api_routes.routes,
         ],
         middleware=[
+            Middleware(NulByteMiddleware),
             Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies),
             Middleware(RequestIdMiddleware),  # after the proxy's rewrite: it logs the client's scheme and path
             # browser apps (Elk, Phanpy) call the API and OAuth endpoints from other origins, without cookies

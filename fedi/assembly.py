@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from actors.key_generation import KeyGenerationTask
 from actors.remote import ActorResolver
 from api.scheduling import ScheduledTask
 from fedi import __version__
@@ -64,12 +65,14 @@ async def open_services(
 
 
 def build_worker(services: Services) -> Worker:
-    """A worker running every queue task of this server: received activities, scheduled posts, deliveries."""
+    """A worker running every queue task of this server: received activities, scheduled posts, deliveries,
+    departments' first key pairs."""
     return Worker(
         services.pool,
         [
             InboxTask(services.pool, services.resolver, services.settings),
             ScheduledTask(services.pool, services.resolver, services.settings),
             DeliveryTask(services.pool, services.http, services.vault),
+            KeyGenerationTask(services.pool, services.vault),
         ],
     )

@@ -37,7 +37,8 @@ async def readiness_problem(pool: asyncpg.Pool) -> str | None:
                 pending = await pending_migrations(conn)
     except MigrationError as error:
         return f"database schema: {error}"
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
+        # InternalClientError: a connection whose server process was terminated under it
         log.warning("readiness: the database does not answer: %s", error)
         return f"database: does not answer ({type(error).__name__})"
     if pending:

@@ -4,10 +4,16 @@ The request id of the request being handled lives in a context variable, set by
 ``fedi.request_ids.RequestIdMiddleware``; ``RequestIdFilter`` copies it onto every record, so a
 line logged deep inside a handler says which request it belongs to. Access lines carry ``method``,
 ``path``, ``status`` and ``duration_ms`` as fields of their own.
+
+Writing is cheap on purpose, as one line is logged per request: ``log_access`` makes its record
+without looking up the caller's frame, the JSON is one ``json.dumps`` of a small dict, and
+``BatchingStreamHandler`` writes the lines formatted during one turn of the event loop with a single
+``write`` at the end of that turn (at once for warnings and errors, and outside a running loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -30,6 +36,45 @@ class RequestIdFilter(logging.Filter):
         if getattr(record, "request_id", None) is None:
             record.request_id = request_id.get()
         return True
+
+
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes the lines of one event-loop turn together, in the order they were logged."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue the formatted line; write now for warnings and errors or when no loop runs in this thread."""
+        try:
+            self._pending.append(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or record.levelno >= logging.WARNING:
+            self.flush()
+        elif self._scheduled_on is not loop:
+            self._scheduled_on = loop
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write every queued line with one ``write``."""
+        self.acquire()
+        try:
+            self._scheduled_on = None
+            if self._pending:
+                text, self._pending = "".join(self._pending), []
+                self.stream.write(text)
+            if self.stream and hasattr(self.stream, "flush"):
+                self.stream.flush()
+        finally:
+            self.release()
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,6 +108,20 @@ class TextFormatter(logging.Formatter):
         return f"{text} [{rid}]" if rid else text
 
 
+access_log = logging.getLogger(ACCESS_LOGGER)
+
+
+def log_access(method: str, path: str, status: int, duration_ms: float, rid: str | None) -> None:
+    """Log a request's ``fedi.access`` line (with its fields and request id) at INFO."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    record = access_log.makeRecord(
+        ACCESS_LOGGER, logging.INFO, __file__, 0, "%s %s %d", (method, path, status), None,
+        extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms, "request_id": rid},
+    )
+    access_log.handle(record)
+
+
 def choose_format(requested: str | None, stream: TextIO) -> str:
     """``requested`` when given, else text at a terminal and JSON otherwise."""
     if requested:
@@ -76,7 +135,7 @@ def configure_logging(log_format: str | None = None, level: int = logging.INFO, 
     """Send every record to ``stream`` (standard error) in ``log_format``; return the format chosen."""
     stream = stream or sys.stderr
     chosen = choose_format(log_format, stream)
-    handler = logging.StreamHandler(stream)
+    handler = BatchingStreamHandler(stream)
     handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()

@@ -63,11 +63,20 @@ QUEUE_GAUGES = {
 }
 
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# (method, route, status) -> the request counter's and histogram's children: labels are looked up once per
+# combination (a bounded set: known methods, route templates, status codes), not on every request.
+_request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def count_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count one answered request under its route template (never its raw path)."""
-    method = method if method in {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} else OTHER
-    REQUESTS.labels(method, route, str(status)).inc()
-    REQUEST_SECONDS.labels(method, route).observe(seconds)
+    key = (method if method in HTTP_METHODS else OTHER, route, status)
+    series = _request_series.get(key)
+    if series is None:
+        series = _request_series[key] = (REQUESTS.labels(key[0], route, str(status)), REQUEST_SECONDS.labels(key[0], route))
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def count_inbox(activity_type: object, outcome: str, status: int | None = None) -> None:

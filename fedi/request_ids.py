@@ -8,21 +8,18 @@ and set in ``fedi.logs.request_id`` while the request is handled. When the answe
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 import time
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fedi import metrics
-from fedi.logs import ACCESS_LOGGER, request_id
+from fedi.logs import log_access, request_id
 
 HEADER = "x-request-id"
+_HEADER = HEADER.encode()
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 def accepted_request_id(value: str | None) -> str:
@@ -49,8 +46,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == HEADER.encode()), None)
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == _HEADER), None)
         rid = accepted_request_id(incoming)
+        echoed = (_HEADER, rid.encode())
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
@@ -59,7 +57,8 @@ class RequestIdMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-Id"] = rid
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != _HEADER]
+                message["headers"] = [*headers, echoed]
             await send(message)
 
         try:
@@ -67,9 +66,5 @@ class RequestIdMiddleware:
         finally:
             seconds = time.perf_counter() - started
             metrics.count_request(scope["method"], route_template(scope), status, seconds)
-            access_log.info(
-                "%s %s %d", scope["method"], scope["path"], status,
-                extra={"method": scope["method"], "path": scope["path"], "status": status,
-                       "duration_ms": round(seconds * 1000, 1)},
-            )
+            log_access(scope["method"], scope["path"], status, round(seconds * 1000, 1), rid)
             request_id.reset(token)

@@ -64,7 +64,7 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     organisation_name: str = ""
-    inbox_rate_limit: tuple[int, int] | None = (300, 60)  # requests per seconds from one remote host; None: off
+    inbox_rate_limit: tuple[int, int] | None = (1200, 60)  # requests per seconds from one remote host; None: off
     log_format: str = ""  # "json", "text", or "" (json unless standard error is a terminal)
     metrics_allow: tuple[IPNetwork, ...] = field(
         default_factory=lambda: (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
@@ -157,7 +157,7 @@ def _validate(raw: dict[str, object]) -> Settings:
         tls_cert=tls_cert,
         tls_key=tls_key,
         organisation_name=str(raw.get("organisation_name") or ""),
-        inbox_rate_limit=_rate_limit(raw.get("inbox_rate_limit", "300/60")),
+        inbox_rate_limit=_rate_limit(raw.get("inbox_rate_limit", "1200/60")),
         log_format=log_format,
         metrics_allow=_networks("FEDI_METRICS_ALLOW", raw.get("metrics_allow", "127.0.0.1/32,::1/128")),
     )

@@ -8,14 +8,17 @@ expires and which are then claimed again. This loop is the one place that catche
 it hands it to the task, which records it on the row and schedules the retry.
 Tests call ``run_once()`` / ``run_until_idle()`` to drive the work one deterministic step at a time.
 
-``run_forever`` runs each task in its own loop, so a batch of slow deliveries never holds up the
-processing of received activities, and keeps a LISTEN connection apart to be woken by NOTIFY.
+``run_forever`` runs each task in its own loop, so slow deliveries never hold up the processing of
+received activities, and keeps a LISTEN connection apart to be woken by NOTIFY. Each loop streams:
+it keeps up to ``concurrency`` items running and at most ``batch_size`` (the window) claimed and
+not finished, and claims more as items finish (a quarter of the window at least, to keep claims few),
+so one slow item delays nobody but itself. ``run_once()`` still claims one batch and waits for all of it.
 It survives the database going away (a restart, a network cut): a claim or the listener that
 fails with one of ``fedi.database.UNAVAILABLE_ERRORS`` backs off (RECONNECT_DELAYS) and tries
 again. An item whose processing was cut off by the lost connection is kept and processed again
 once the database answers: a received activity's transaction was rolled back, so its effects are
 applied once; a delivery may already have reached its inbox and is then sent a second time. That is
-the in-flight window — at most the batch each worker had claimed — and receivers deduplicate by id.
+the in-flight window — at most the window each task had claimed — and receivers deduplicate by id.
 """
 
 from __future__ import annotations
@@ -121,11 +124,14 @@ class Worker:
         return len(items)
 
     async def _loop(self, task: QueueTask, stop: asyncio.Event) -> None:
-        """Run rounds of one task until ``stop``; back off while the database is unavailable."""
+        """Stream one task's items until ``stop``; back off while the database is unavailable."""
         failures = 0
         while not stop.is_set():
             try:
-                done = await self._round(task)
+                if self._interrupted[task.name]:
+                    done = await self._round(task)
+                else:
+                    done = await self._stream(task, stop)
             except Exception as error:
                 if not database_unavailable(error):
                     raise
@@ -142,6 +148,51 @@ class Worker:
             wake = self._wakes[task.name]
             wake.clear()
             await _first_of(wake, stop, timeout=self.idle_seconds)
+
+    async def _stream(self, task: QueueTask, stop: asyncio.Event) -> int:
+        """Claim and process items, more as others finish, until none is due and none runs; return how many were processed.
+
+        Stops claiming once ``stop`` is set or an item was interrupted, and returns when the running ones are done.
+        """
+        window = max(self.batch_size, 1)
+        refill = max(1, window // 4)
+        semaphore = asyncio.Semaphore(task.concurrency)
+        wake = self._wakes[task.name]
+        running: set[asyncio.Task[None]] = set()
+        finished = asyncio.Event()
+        processed = 0
+        exhausted = False
+
+        def on_done(item_task: asyncio.Task[None]) -> None:
+            nonlocal processed
+            running.discard(item_task)
+            processed += 1
+            finished.set()
+
+        try:
+            while not stop.is_set() and not self._interrupted[task.name]:
+                free = window - len(running)
+                if not exhausted and (free >= refill or not running):
+                    wake.clear()  # work queued after this claim wakes the loop
+                    items = await task.claim(free)
+                    for item in items:
+                        item_task = asyncio.create_task(self._guarded(task, item, semaphore))
+                        running.add(item_task)
+                        item_task.add_done_callback(on_done)
+                    exhausted = len(items) < free
+                    continue
+                if not running:
+                    break
+                finished.clear()
+                if exhausted:  # nothing more was due: claim again once woken, or once these are done
+                    await _first_of(finished, wake, stop, timeout=self.idle_seconds)
+                    exhausted = finished.is_set() and not wake.is_set()
+                else:
+                    await finished.wait()
+        finally:
+            if running:
+                await asyncio.gather(*running)
+        return processed
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Keep a connection LISTENing for NOTIFY until ``stop``; reconnect when it is lost."""

@@ -1,17 +1,22 @@
 """The inbox request pipeline: check a POSTed activity step by step, store it, answer 202.
 
-size -> content type -> parse -> rate limit -> blocks -> signature -> origin -> store. Each step
-either returns what the next one needs or raises ``Rejected`` with the status and the
-``{"error": ...}`` text; nothing is written before the last step, so a rejected request leaves no
-row behind. Storing is
-``INSERT … ON CONFLICT (activity_id) DO NOTHING``: a repeated delivery is answered 202 and kept once.
+client allowance -> size -> content type -> parse -> blocks -> signature (addressed to this server)
+-> origin -> signer's rate limit -> store. Each step either returns what the next one needs or raises
+``Rejected`` with the status and the ``{"error": ...}`` text; nothing is written before the last
+step, so a rejected request leaves no row behind. Storing goes through the process's
+``inbox.batching.InboxWriter`` (``INSERT … ON CONFLICT (activity_id) DO NOTHING`` for many requests
+in one transaction): a repeated delivery is answered 202 and kept once, and the 202 comes only after
+the commit.
 The work itself happens later, in ``inbox.processing`` (store first, process after, as
 microblog.pub does). One exception to "verify first": a ``Delete`` of an actor by itself, signed
 with a key we have never seen, is answered 202 with nothing fetched or stored — the account is gone,
 its key cannot be fetched any more, and we hold nothing of it to delete.
-The rate limit (``inbox.rate_limits``) answers 429 to a host sending too much; an activity whose
-actor, key or id is blocked by the instance (``actors.blocks``) is refused with 403 before any key
-is fetched. Checking the signature may fetch at most ``FETCH_BUDGET`` documents.
+The rate limits (``inbox.rate_limits``) answer 429 to a signing host sending too much and to a
+client address whose requests keep being refused; an activity whose actor, key or id is blocked by
+the instance (``actors.blocks``, from the resolver's snapshot) is refused with 403 before any key
+is fetched. The signature must be made for this server's domain (the ``Host`` after the trusted
+proxy's rewrite): one made for another server is refused with 401, so it cannot be replayed here.
+Checking the signature may fetch at most ``FETCH_BUDGET`` documents.
 """
 
 from __future__ import annotations
@@ -23,24 +28,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
-from actors.blocks import blocked_among
 from actors.remote import ActorResolver, fetch_budget, without_fragment
-from actors.remote_documents import ACTOR_TYPES, host_of, object_id
+from actors.remote_documents import ACTOR_TYPES, has_type, host_of, object_id
 from fedi.errors import FediError
 from fedi.metrics import count_inbox, count_signature_failure
 from fedi.responses import error_response
-from fedi.worker import notify_work
-from inbox import queries
+from inbox.batching import StoreFailed, inbox_writer, new_item
 from inbox.rate_limits import inbox_rate_limiter
 from keys.errors import SignatureCheckError
 from keys.message_signatures import parse_message_signatures
 from keys.signatures import normalize_headers, parse_signature_header
 from keys.verification import SignatureChecker
-from outbox.deliveries import mark_host_available
 from outbox.fanout import host_of as delivery_host
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 ACTIVITY_MEDIA_TYPES = frozenset({"application/activity+json", "application/ld+json", "application/json"})
 # Activities whose object must come from the actor's own host (and be attributed to the actor).
 AUTHORED = frozenset({"Create", "Update", "Delete"})
+# Refusals that charge the client address's allowance: junk, forgeries and blocked senders.
+CHARGED_TO_CLIENT = frozenset({400, 401, 403, 413, 415})
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ def parse_activity(body: bytes, max_depth: int) -> dict[str, Any]:
         raise Rejected(400, f"parse: the body is not valid JSON: {error}") from None
     if not isinstance(activity, dict):
         raise Rejected(400, "parse: the body is not a JSON object")
-    if nesting_depth(activity, max_depth) > max_depth:
+    # nesting can be no deeper than the number of brackets: only a body with many needs the walk
+    if body.count(b"{") + body.count(b"[") > max_depth and nesting_depth(activity, max_depth) > max_depth:
         raise Rejected(400, f"parse: the JSON is nested deeper than {max_depth} levels")
     for field in ("id", "type"):
         if not isinstance(activity.get(field), str) or not activity[field]:
@@ -155,18 +159,24 @@ def nesting_depth(value: Any, limit: int) -> int:
     return deepest
 
 
-async def check_signature(request: Request, body: bytes, checker: SignatureChecker) -> HTTPSigInfo:
-    """Verify the request's signature (never raises: a failure is described in the result)."""
+async def check_signature(
+    request: Request, body: bytes, checker: SignatureChecker, fields: Mapping[str, str] | None = None
+) -> HTTPSigInfo:
+    """Verify the request's signature (never raises: a failure is described in the result).
+
+    ``fields`` are the request's headers as ``normalize_headers`` gives them, when already at hand.
+    """
+    fields = normalize_headers(request.headers) if fields is None else fields
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     query = request.scope.get("query_string", b"")
     target = raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
     try:
-        verified = await checker.verify(
-            request.method, target, request.headers.get("host", ""), request.headers, body, scheme=request.url.scheme
+        verified = await checker.verify_fields(
+            request.method, target, fields.get("host", ""), fields, body, scheme=request.scope.get("scheme", "https")
         )
     except SignatureCheckError as error:
         count_signature_failure(error.reason)
-        return HTTPSigInfo(False, claimed_key_id(request.headers), reason=error.reason, detail=error.detail)
+        return HTTPSigInfo(False, claimed_key_id(fields), reason=error.reason, detail=error.detail)
     return HTTPSigInfo(True, verified.key_id, verified.owner)
 
 
@@ -196,7 +206,7 @@ def _check_own_object(kind: str, obj: Any, actor: str, host: str) -> None:
         raise Rejected(400, f"parse: the {kind} has no object id")
     if host_of(target) != host:
         raise Rejected(403, f"origin: the {kind}'s object {target} is not on the actor's host {host}")
-    if not isinstance(obj, dict) or obj.get("type") in ACTOR_TYPES:
+    if not isinstance(obj, dict) or has_type(obj, ACTOR_TYPES):
         return  # an actor's own document (Update, Delete of itself) is attributed to nobody
     if kind == "Undo":  # the undone activity must name its actor, and it must be this one
         claims = {"actor": obj.get("actor")}
@@ -215,7 +225,7 @@ def _ids(value: Any) -> list[str]:
 
 def claimed_key_id(headers: Mapping[str, str]) -> str | None:
     """The key id a request's signature names, without checking anything."""
-    fields = normalize_headers(headers)
+    fields = headers if isinstance(headers, dict) else normalize_headers(headers)
     try:
         if "signature-input" in fields and "signature" in fields:
             for signature in parse_message_signatures(fields["signature-input"], fields["signature"]):
@@ -229,21 +239,38 @@ def claimed_key_id(headers: Mapping[str, str]) -> str | None:
         return None
 
 
-def check_rate(request: Request, activity: dict[str, Any]) -> None:
-    """429 with ``Retry-After`` when the signing host (the keyId's, else the actor's) sent too much lately."""
-    limiter = inbox_rate_limiter(request)
-    host = host_of(claimed_key_id(request.headers) or "") or host_of(object_id(activity["actor"]) or "")
-    wait = limiter.take(host) if limiter is not None else None
+def check_client_allowance(request: Request) -> None:
+    """429 with ``Retry-After`` when the client address's requests were refused too often lately."""
+    limiters = inbox_rate_limiter(request)
+    address = request.client.host if request.client else ""
+    wait = limiters.clients.wait(address) if limiters is not None else None
+    if wait is not None:
+        raise Rejected(
+            429, f"rate limit: too many refused requests from {address}; retry in {wait} s", {"Retry-After": str(wait)}
+        )
+
+
+def charge_client(request: Request, rejection: Rejected) -> None:
+    """Take a token from the client address's bucket for a refused request."""
+    limiters = inbox_rate_limiter(request)
+    if limiters is not None and rejection.status in CHARGED_TO_CLIENT:
+        limiters.clients.take(request.client.host if request.client else "")
+
+
+def check_rate(request: Request, signer: str) -> None:
+    """429 with ``Retry-After`` when the signer's host (whose signature verified) sent too much lately."""
+    limiters = inbox_rate_limiter(request)
+    host = host_of(signer)
+    wait = limiters.hosts.take(host) if limiters is not None else None
     if wait is not None:
         raise Rejected(429, f"rate limit: too many activities from {host}; retry in {wait} s", {"Retry-After": str(wait)})
 
 
-async def check_blocks(pool: asyncpg.Pool, activity: dict[str, Any], headers: Mapping[str, str]) -> None:
+async def check_blocks(resolver: ActorResolver, activity: dict[str, Any], fields: Mapping[str, str]) -> None:
     """403 when the activity's actor, its key or its id is blocked by the instance (checked before any fetch)."""
-    key_id = claimed_key_id(headers)
+    key_id = claimed_key_id(fields)
     named = [object_id(activity["actor"]), without_fragment(key_id) if key_id else None, activity["id"]]
-    async with pool.acquire() as conn:
-        blocked = await blocked_among(conn, named)
+    blocked = await resolver.blocks.first_blocked(named)
     if blocked is not None:
         raise Rejected(403, f"blocked: {blocked} is blocked by this instance")
 
@@ -256,18 +283,20 @@ async def is_unknown_self_delete(activity: dict[str, Any], headers: Mapping[str,
     return key_id is not None and await resolver.known_key(key_id) is None
 
 
-async def store_activity(pool: asyncpg.Pool, activity: dict[str, Any], recipient_id: int | None) -> bool:
-    """Queue the activity (once per id), tell the delivery side its host is up, wake the workers."""
+async def store_activity(request: Request, activity: dict[str, Any], body: bytes, recipient_id: int | None) -> bool:
+    """Queue the activity (once per id), tell the delivery side its host is up, wake the workers.
+
+    True if it was new. Many requests share one transaction (``inbox.batching``); 503 when the
+    database cannot take it.
+    """
     actor = object_id(activity["actor"])
     assert actor is not None
-    async with pool.acquire() as conn, conn.transaction():
-        stored = await queries.store_item(conn, activity["id"], activity["type"], actor, recipient_id, activity)
-        host = delivery_host(actor)
-        if host is not None:
-            await mark_host_available(conn, host)
-        if stored:
-            await notify_work(conn)
-    return stored
+    try:
+        return await inbox_writer(request).store(new_item(activity, body, actor, recipient_id), delivery_host(actor))
+    except StoreFailed as error:
+        if error.unavailable:
+            raise Rejected(503, f"store: the activity cannot be stored now; retry later ({error})", {"Retry-After": "10"}) from None
+        raise Rejected(400, f"store: {error}") from None
 
 
 async def receive(request: Request, recipient_id: int | None, limits: InboxLimits) -> Outcome:
@@ -275,22 +304,29 @@ async def receive(request: Request, recipient_id: int | None, limits: InboxLimit
     resolver: ActorResolver = request.state.resolver
     activity: dict[str, Any] = {}  # until parsed (its type labels the metrics)
     try:
+        check_client_allowance(request)
         body = await read_body(request, limits.max_body)
-        check_content_type(request.headers.get("content-type"))
+        fields = normalize_headers(request.headers)
+        check_content_type(fields.get("content-type"))
         activity = parse_activity(body, limits.max_depth)
-        check_rate(request, activity)
-        await check_blocks(request.state.pool, activity, request.headers)
-        if await is_unknown_self_delete(activity, request.headers, resolver):
+        await check_blocks(resolver, activity, fields)
+        if await is_unknown_self_delete(activity, fields, resolver):
             log.info("inbox: Delete of %s, whose key we never had: nothing to do", activity["actor"])
             return Accepted(activity["id"], stored=False)
-        checker = SignatureChecker(resolver.lookup_key, max_age=limits.max_age, max_future=limits.max_future)
+        checker = SignatureChecker(
+            resolver.lookup_key, max_age=limits.max_age, max_future=limits.max_future,
+            authority=request.state.settings.domain,
+        )
         with fetch_budget():
-            signature = await check_signature(request, body, checker)
-        check_origin(activity, require_signature(signature))
-        stored = await store_activity(request.state.pool, activity, recipient_id)
+            signature = await check_signature(request, body, checker, fields)
+        signer = require_signature(signature)
+        check_origin(activity, signer)
+        check_rate(request, signer)
+        stored = await store_activity(request, activity, body, recipient_id)
     except Rejected as rejection:
         log.info("inbox: refused %s %s: %s", rejection.status, request.url.path, rejection.error)
         count_inbox(activity.get("type"), "rejected", rejection.status)
+        charge_client(request, rejection)
         return rejection
     count_inbox(activity["type"], "accepted" if stored else "duplicate")
     return Accepted(activity["id"], stored)

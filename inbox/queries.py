@@ -33,6 +33,17 @@ class InboxItem:
 
 
 @dataclass(frozen=True)
+class NewItem:
+    """A received activity to queue; ``payload`` is its JSON text."""
+
+    activity_id: str
+    activity_type: str
+    actor_uri: str
+    recipient_id: int | None
+    payload: str
+
+
+@dataclass(frozen=True)
 class PostRef:
     """What handlers need to know about a stored post (local or remote)."""
 
@@ -93,6 +104,42 @@ async def store_item(
         activity_id, activity_type, actor_uri, recipient_id, payload,
     )
     return status == "INSERT 0 1"
+
+
+async def store_items(conn: asyncpg.Connection, items: Sequence[NewItem]) -> set[str]:
+    """Queue received activities in one statement, each id once (its first item); the ids that were new.
+
+    A recipient deleted meanwhile is stored as none, as its deletion would have left it.
+    """
+    rows = await conn.fetch(
+        """WITH batch AS (
+               SELECT DISTINCT ON (activity_id) activity_id, activity_type, actor_uri, recipient_id, payload, n
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])
+                    WITH ORDINALITY AS b (activity_id, activity_type, actor_uri, recipient_id, payload, n)
+               ORDER BY activity_id, n)
+           INSERT INTO inbox_items (activity_id, activity_type, actor_uri, recipient_id, payload)
+           SELECT b.activity_id, b.activity_type, b.actor_uri, a.id, b.payload::jsonb
+           FROM batch b LEFT JOIN actors a ON a.id = b.recipient_id
+           ORDER BY b.n
+           ON CONFLICT (activity_id) DO NOTHING
+           RETURNING activity_id""",
+        [i.activity_id for i in items], [i.activity_type for i in items], [i.actor_uri for i in items],
+        [i.recipient_id for i in items], [i.payload for i in items],
+    )
+    return {r["activity_id"] for r in rows}
+
+
+async def failing_hosts(conn: asyncpg.Connection, hosts: Sequence[str]) -> list[str]:
+    """Those of ``hosts`` the delivery side counts as failing or paused (a cheap read; most are not)."""
+    if not hosts:
+        return []
+    rows = await conn.fetch(
+        """SELECT host FROM hosts WHERE host = ANY($1::text[])
+             AND (consecutive_failures > 0 OR failing_since IS NOT NULL OR unavailable_until IS NOT NULL)
+           ORDER BY host""",
+        list(hosts),
+    )
+    return [r["host"] for r in rows]
 
 
 async def claim_items(conn: asyncpg.Connection, limit: int, lock_seconds: float) -> list[InboxItem]:

@@ -1,9 +1,16 @@
-"""How much one remote host may send to our inboxes: a token bucket per signing host.
+"""How much may be sent to our inboxes: token buckets per signing host and per client address.
 
-Each host's bucket holds up to ``requests`` tokens and refills at ``requests / seconds`` a second, so a
-host may send a burst of ``requests`` at once and then ``requests`` per ``seconds`` on average
-(``FEDI_INBOX_RATE_LIMIT``, default 300 per 60 s). A request takes a token; with none left it is
-answered 429 with the seconds until the next one as ``Retry-After``.
+Each bucket holds up to ``requests`` tokens and refills at ``requests / seconds`` a second, so a
+sender may send a burst of ``requests`` at once and then ``requests`` per ``seconds`` on average
+(``FEDI_INBOX_RATE_LIMIT``, default 1200 per 60 s: a large server delivering a busy thread fits).
+Two kinds of bucket, so nobody can spend someone else's allowance:
+
+- the signing host's, charged only once the signature verified (a forged keyId costs its host
+  nothing); with no token left the activity is answered 429, with the seconds until the next
+  token as ``Retry-After``;
+- the client address's (``request.client.host``, which the trusted proxy middleware sets), charged
+  for every request refused with 400, 401 or 403; once it is empty, that address is answered 429
+  before its requests are even read. Junk is thus limited by where it comes from.
 
 The buckets live in this process's memory: each ``fedi serve`` process limits on its own (with N
 processes behind a load balancer a host may send up to N times as much), and a restart forgets
@@ -47,6 +54,21 @@ class HostRateLimiter:
 
     def take(self, host: str) -> int | None:
         """Take a token for ``host``: None when it may go on, else the whole seconds until it may retry."""
+        bucket = self._refilled(host)
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return None
+        return self._wait(bucket)
+
+    def wait(self, host: str) -> int | None:
+        """Without taking a token: None when ``host`` has one left, else the whole seconds until it will."""
+        bucket = self._buckets.get(host)
+        if bucket is None:
+            return None
+        bucket = self._refilled(host)
+        return None if bucket.tokens >= 1 else self._wait(bucket)
+
+    def _refilled(self, host: str) -> _Bucket:
         now = self.clock()
         self._forget_idle(now)
         bucket = self._buckets.pop(host, None) or _Bucket(self.capacity, now)
@@ -55,9 +77,9 @@ class HostRateLimiter:
         self._buckets[host] = bucket  # most recently seen last
         while len(self._buckets) > self.max_hosts:
             self._buckets.popitem(last=False)
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return None
+        return bucket
+
+    def _wait(self, bucket: _Bucket) -> int:
         return max(1, math.ceil((1 - bucket.tokens) / self.rate))
 
     def __len__(self) -> int:
@@ -74,13 +96,21 @@ class HostRateLimiter:
             del self._buckets[host]
 
 
-def inbox_rate_limiter(request: Request) -> HostRateLimiter | None:
-    """The app's limiter, made on first use from ``inbox_rate_limit`` (None when the limit is off)."""
+@dataclass(frozen=True)
+class InboxLimiters:
+    """The app's buckets: per signing host (``hosts``) and per client address of refused requests (``clients``)."""
+
+    hosts: HostRateLimiter
+    clients: HostRateLimiter
+
+
+def inbox_rate_limiter(request: Request) -> InboxLimiters | None:
+    """The app's limiters, made on first use from ``inbox_rate_limit`` (None when the limit is off)."""
     state = request.app.state
-    limiter: HostRateLimiter | None = getattr(state, "inbox_rate_limiter", None)
-    if limiter is None:
+    limiters: InboxLimiters | None = getattr(state, "inbox_rate_limiters", None)
+    if limiters is None:
         limit = request.state.settings.inbox_rate_limit
         if limit is None:
             return None
-        limiter = state.inbox_rate_limiter = HostRateLimiter(*limit)
-    return limiter
+        limiters = state.inbox_rate_limiters = InboxLimiters(HostRateLimiter(*limit), HostRateLimiter(*limit))
+    return limiters

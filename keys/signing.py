@@ -8,6 +8,7 @@ caller header of the same name (in any case) replaced. The URL must be exactly w
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -37,6 +38,18 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
 
 
+_current_date: tuple[int, str] = (0, "")
+
+
+def current_http_date() -> str:
+    """The ``Date`` header value for now, formatted once per second."""
+    global _current_date
+    second = int(time.time())
+    if _current_date[0] != second:
+        _current_date = (second, http_date(datetime.fromtimestamp(second, timezone.utc)))
+    return _current_date[1]
+
+
 def sign_request(
     method: str,
     url: str,
@@ -46,12 +59,16 @@ def sign_request(
     private_key: PrivateKey,
     *,
     now: datetime | None = None,
+    digest: str | None = None,
 ) -> dict[str, str]:
-    """Headers to send with a draft-cavage ``Signature`` over (request-target), host, date [and digest]."""
+    """Headers to send with a draft-cavage ``Signature`` over (request-target), host, date [and digest].
+
+    ``digest`` is the body's ``Digest`` value when the caller computed it already (one body sent to many inboxes).
+    """
     host, path = _host_and_path(url)
-    added = {"Host": host, "Date": http_date(now or datetime.now(timezone.utc))}
+    added = {"Host": host, "Date": http_date(now) if now is not None else current_http_date()}
     if body is not None:
-        added["Digest"] = make_digest(body)
+        added["Digest"] = digest or make_digest(body)
     names: tuple[str, ...] = ("(request-target)", "host", "date")
     if body is not None:
         names += ("digest",)

@@ -7,7 +7,9 @@ costs no fetch: the request target, host and date must be signed (for RFC 9421: 
 body (or a POST, PUT or PATCH) must also sign its digest, which must match the body; the date must
 lie within ``max_age`` in the past and ``max_future`` ahead. Cavage senders may sign
 ``content-digest`` in place of ``digest``; on bodiless requests a cavage ``(request-target)`` without the
-query string is also accepted, as older Mastodon versions sign it that way. The key comes from the
+query string is also accepted, as older Mastodon versions sign it that way. Given an ``authority``
+(our own domain), the request must have been addressed to it: a valid signature made for another
+server is refused (``wrong_host``), so it cannot be replayed to us. The key comes from the
 injected ``lookup(key_id, refresh)``; when the cached key does not verify, it is fetched again once,
 which handles key rotation.
 """
@@ -80,11 +82,13 @@ class SignatureChecker:
         max_age: timedelta = timedelta(hours=12),
         max_future: timedelta = timedelta(hours=1),
         clock: Clock = _utcnow,
+        authority: str | None = None,
     ) -> None:
         self._lookup = lookup
         self._max_age = max_age
         self._max_future = max_future
         self._clock = clock
+        self._authority = authority
 
     async def verify(
         self,
@@ -97,7 +101,22 @@ class SignatureChecker:
         scheme: str = "https",
     ) -> VerifiedSignature:
         """The verified signature of a request, or ``SignatureCheckError`` saying what failed."""
-        fields = normalize_headers(headers)
+        return await self.verify_fields(
+            method, path_with_query, authority, normalize_headers(headers), body, scheme=scheme
+        )
+
+    async def verify_fields(
+        self,
+        method: str,
+        path_with_query: str,
+        authority: str,
+        fields: Mapping[str, str],
+        body: bytes,
+        *,
+        scheme: str = "https",
+    ) -> VerifiedSignature:
+        """As ``verify``, for headers already normalized (``normalize_headers``: lowercase names)."""
+        fields = fields if isinstance(fields, dict) else dict(fields)
         needs_digest = bool(body) or method.upper() in _BODY_METHODS
         if "signature-input" in fields:
             target_uri = f"{scheme}://{authority}{path_with_query}"
@@ -106,7 +125,12 @@ class SignatureChecker:
             candidate = self._cavage(method, path_with_query, authority, fields, body, needs_digest)
         else:
             raise SignatureCheckError("missing_signature", "the request carries no Signature header")
-        return await self._check_key(candidate)
+        verified = await self._check_key(candidate)
+        if self._authority is not None and not _same_authority(authority, self._authority, scheme):
+            raise SignatureCheckError(
+                "wrong_host", f"the request is addressed to {authority or 'no host'}, not to this server ({self._authority})"
+            )
+        return verified
 
     def _cavage(
         self, method: str, path: str, authority: str, fields: dict[str, str], body: bytes, needs_digest: bool
@@ -196,6 +220,13 @@ class SignatureChecker:
         return VerifiedSignature(
             key.key_id, key.owner, candidate.scheme, names[key.type], candidate.components
         )
+
+
+def _same_authority(given: str, expected: str, scheme: str) -> bool:
+    """Whether a Host value names ``expected`` (case aside; the scheme's default port may be written)."""
+    default_port = {"https": ":443", "http": ":80"}.get(scheme, "")
+    given, expected = given.lower(), expected.lower()
+    return given == expected or (bool(default_port) and ":" not in expected and given == expected + default_port)
 
 
 def _usable(key: PublicKey | None, key_id: str) -> PublicKey:

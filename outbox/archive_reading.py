@@ -21,7 +21,7 @@ from typing import Any
 import nh3
 
 from actors.errors import ActorsError, InvalidDocument
-from actors.remote_documents import RemoteActorData, host_of, parse_actor
+from actors.remote_documents import RemoteActorData, has_type, host_of, parse_actor
 from actors.urls import department_urls
 from actors.validation import DepartmentInput, department_input
 from fedi.html import ALLOWED_ATTRIBUTES, ALLOWED_CLASSES, ALLOWED_SCHEMES, ALLOWED_TAGS, html_to_text, sanitize_html
@@ -281,7 +281,7 @@ def _remote_post(note: dict[str, Any], where: str, settings: Settings, actors: d
         raise ArchiveError(f"{where}: {note_id} is an id of this server, not a citizen's post")
     if author not in actors or host_of(author) != host_of(note_id):
         raise ArchiveError(f"{where}: its author {author!r} is not in actors.json or not on the post's host")
-    if note.get("type") not in POST_TYPES:
+    if not has_type(note, POST_TYPES):
         raise ArchiveError(f"{where}: a {note.get('type')!r} is not a post")
     values = _note_values(note, where, actors[author].followers_url)
     values["created_at"] = _time(note.get("received"), f"{where}: received", optional=True) or values["published_at"]

@@ -61,19 +61,17 @@ async def outbox_page(
     conn: asyncpg.Connection, author: Actor, urls: ActorUrls, max_id: int | None = None, min_id: int | None = None
 ) -> dict[str, Any]:
     """One page of Create activities, newest first, older than ``max_id`` or just newer than ``min_id``."""
-    posts = await queries.outbox_posts(conn, author.id, OUTBOX_PAGE, max_id, min_id)
-    stats = await queries.note_stats(conn, [p.id for p in posts])
+    page = await queries.outbox_page(conn, author.id, OUTBOX_PAGE, max_id, min_id)
     items = []
-    for post in posts:
-        activity = build_create_note(post, author, stats.get(post.id))
+    for post, stats in page.posts:
+        activity = build_create_note(post, author, stats)
         del activity["@context"]
         items.append(activity)
-    older = bool(posts) and await queries.has_outbox_posts(conn, author.id, older_than=posts[-1].id)
-    newer = bool(posts) and await queries.has_outbox_posts(conn, author.id, newer_than=posts[0].id)
+    posts = [post for post, _ in page.posts]
     return render_collection_page(
         urls.outbox, _query(max_id, min_id), items,
-        next_query=_query(max_id=posts[-1].id) if older else None,
-        prev_query=_query(min_id=posts[0].id) if newer else None,
+        next_query=_query(max_id=posts[-1].id) if page.older else None,
+        prev_query=_query(min_id=posts[0].id) if page.newer else None,
         context=NOTE_CONTEXT,
     )
 

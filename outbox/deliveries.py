@@ -1,8 +1,11 @@
 """Delivering queued activities: the ``deliveries`` queue task, its outcomes and retry schedule.
 
-A claimed batch is prepared once: each activity's JSON body is serialised once (and kept for the
-next batches), each sender's key is loaded and decrypted once. Each delivery is then signed
-(draft-cavage, as Mastodon expects) and POSTed. What happens next depends only on the kind of
+Work done once is kept: each activity's JSON body is serialised and digested once (and kept for the
+next claims), each sender's key is decrypted and parsed once (and kept while it is the active key).
+Each delivery is then signed (draft-cavage, as Mastodon expects) and POSTed. Results are recorded
+in batches: a finished delivery waits a few milliseconds (FLUSH_DELAY) for others, and they are
+all written with one statement; ``process`` returns only once its result is written, so a crash
+between sending and recording repeats no more than the worker's claimed window. What happens next depends only on the kind of
 result, in the OUTCOMES table. Retries follow RETRY_DELAYS (±10 % jitter, about a week in all, as
 Mastodon does) and then give up; a ``Retry-After`` on a 429 or 503 pushes the next attempt back
 further (at most a day). A host whose deliveries have kept failing for HOST_FAILING_LIMIT is paused
@@ -13,12 +16,13 @@ A delivery whose inbox the instance has blocked since it was queued is ``skipped
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -33,7 +37,8 @@ from keys.keypairs import KeyVault
 from keys.queries import active_keys
 from keys.signers import RequestSigner
 from outbox import delivery_queries as queries
-from outbox.delivery_queries import ClaimedDelivery, HostEffect
+from keys.digests import make_digest
+from outbox.delivery_queries import ClaimedDelivery, Finished, HostEffect
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,10 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 HOST_FAILING_LIMIT = timedelta(days=3)
 HOST_PAUSE = timedelta(days=1)
 BODY_CACHE_SIZE = 64
+SIGNER_CACHE_SIZE = 256
+FLUSH_DELAY = 0.005
+FLUSH_SIZE = 200
+DEADLOCK_RETRIES = 3
 ERROR_TEXT_LIMIT = 200
 HEADERS = {
     "Content-Type": "application/activity+json",
@@ -123,11 +132,19 @@ def serialise(payload: dict[str, Any]) -> bytes:
 
 
 @dataclass(frozen=True)
+class Body:
+    """An activity as sent: its serialised JSON and that body's ``Digest`` header value."""
+
+    content: bytes
+    digest: str
+
+
+@dataclass(frozen=True)
 class Delivery:
-    """A claimed delivery with what sending it takes: the body and its sender's signer (shared in a batch)."""
+    """A claimed delivery with what sending it takes: the body and its sender's signer (shared with others)."""
 
     row: ClaimedDelivery
-    body: bytes | None
+    body: Body | None
     signer: RequestSigner | None
 
 
@@ -175,7 +192,9 @@ class DeliveryTask:
         self.timeout = timeout
         self.clock = clock
         self.rng = rng or random.Random()
-        self._bodies: OrderedDict[int, bytes] = OrderedDict()
+        self._bodies: OrderedDict[int, Body] = OrderedDict()
+        self._signers: OrderedDict[str, RequestSigner] = OrderedDict()
+        self._results = ResultBuffer(self._write_results)
 
     async def claim(self, limit: int) -> Sequence[Delivery]:
         """Lock up to ``limit`` due deliveries and prepare their bodies and signers."""
@@ -189,7 +208,7 @@ class DeliveryTask:
             bodies = await self._load_bodies(conn, {row.outbox_activity_id for row in rows})
             keys = await active_keys(conn, sorted({row.actor_id for row in rows}))
         signers = {
-            actor_id: RequestSigner(key.key_id, self.vault.decrypt(key.private_key_encrypted))
+            actor_id: self._signer(key.key_id, key.private_key_encrypted)
             for actor_id, key in keys.items()
             if key.private_key_encrypted is not None
         }
@@ -208,7 +227,8 @@ class DeliveryTask:
             return Attempt("undeliverable", error="the sender has no private key to sign with")
         try:
             response = await self.http.post(
-                item.row.inbox_url, item.body, HEADERS, timeout=self.timeout, sign=item.signer
+                item.row.inbox_url, item.body.content, HEADERS, timeout=self.timeout,
+                sign=item.signer.for_body(item.body.digest),
             )
         except FetchError as error:
             return Attempt(kind_of_error(error), error=error.reason)
@@ -221,6 +241,7 @@ class DeliveryTask:
         return Attempt(kind, response.status, _describe(response), wait)
 
     async def _record(self, row: ClaimedDelivery, attempt: Attempt) -> None:
+        """Count the result and wait until it is written (with the others finished meanwhile)."""
         outcome = OUTCOMES[attempt.kind]
         state, error, retry_in = outcome.state, attempt.error, None
         if state == "pending":
@@ -234,41 +255,67 @@ class DeliveryTask:
             "delivery %s to %s: %s, %s (%s)", row.id, row.inbox_url, attempt.kind, state, error or attempt.status,
         )
         count_delivery("retry" if state == "pending" else "gone" if attempt.kind == "gone" else state)
-        async with self.pool.acquire() as conn:
-            async with conn.transaction() if outcome.unfollow else contextlib.nullcontext():
-                host = await queries.finish_attempt(
-                    conn, row, state=state, retry_in=retry_in, status=attempt.status, error=error,
-                    host_effect=outcome.host, failing_limit=HOST_FAILING_LIMIT.total_seconds(),
-                    pause=HOST_PAUSE.total_seconds(),
-                )
-                if outcome.unfollow:
-                    removed = await queries.remove_follows_of_personal_inbox(conn, row.inbox_url)
-                    if removed:
-                        log.info("%s is gone: removed %d follows of our actors by its owner", row.inbox_url, removed)
-            if host is not None and host.paused and host.unavailable_until is not None:
-                deferred = await queries.defer_host_deliveries(conn, host.host, host.unavailable_until)
-                log.warning(
-                    "host %s has failed since %s: paused until %s (%d deliveries wait)",
-                    host.host, host.failing_since, host.unavailable_until, deferred,
-                )
+        await self._results.add(Finished(row, state, retry_in, attempt.status, error, outcome.host), outcome.unfollow)
+
+    async def _write_results(self, results: Sequence[tuple[Finished, bool]]) -> None:
+        """Write finished attempts in one statement (with the follows of gone inboxes, in one transaction)."""
+        gone = sorted({result.delivery.inbox_url for result, unfollow in results if unfollow})
+        paused: list[queries.Host] = []
+        removed = 0
+        for retry in range(DEADLOCK_RETRIES):
+            try:
+                async with self.pool.acquire() as conn:
+                    async with conn.transaction() if gone else contextlib.nullcontext():
+                        paused = await self._finish(conn, [result for result, _ in results])
+                        removed = await queries.remove_follows_of_personal_inboxes(conn, gone) if gone else 0
+                break
+            except asyncpg.exceptions.DeadlockDetectedError:  # two workers touching the same hosts in another order
+                if retry == DEADLOCK_RETRIES - 1:
+                    raise
+        if removed:
+            log.info("%s gone: removed %d follows of our actors by their owners", ", ".join(gone), removed)
+        if paused:
+            async with self.pool.acquire() as conn:
+                for host in paused:
+                    assert host.unavailable_until is not None
+                    deferred = await queries.defer_host_deliveries(conn, host.host, host.unavailable_until)
+                    log.warning(
+                        "host %s has failed since %s: paused until %s (%d deliveries wait)",
+                        host.host, host.failing_since, host.unavailable_until, deferred,
+                    )
+
+    async def _finish(self, conn: asyncpg.Connection, results: Sequence[Finished]) -> list[queries.Host]:
+        return await queries.finish_attempts(
+            conn, results, failing_limit=HOST_FAILING_LIMIT.total_seconds(), pause=HOST_PAUSE.total_seconds()
+        )
 
     async def _skip_blocked(self, conn: asyncpg.Connection, rows: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
         """Mark the claimed deliveries to inboxes the instance blocks ``skipped``; return the others."""
         blocked = await blocked_inboxes(conn, sorted({row.inbox_url for row in rows}))
-        for row in rows:
-            if row.inbox_url in blocked:
+        if blocked:
+            skipped = [row for row in rows if row.inbox_url in blocked]
+            for row in skipped:
                 log.info("delivery %s to %s: skipped, blocked by this instance", row.id, row.inbox_url)
-                await queries.finish_attempt(
-                    conn, row, state="skipped", retry_in=None, status=None, error=BLOCKED_ERROR, host_effect=None,
-                    failing_limit=HOST_FAILING_LIMIT.total_seconds(), pause=HOST_PAUSE.total_seconds(),
-                )
+            await self._finish(conn, [Finished(row, "skipped", None, None, BLOCKED_ERROR, None) for row in skipped])
+            count_delivery("skipped", len(skipped))
         return [row for row in rows if row.inbox_url not in blocked]
 
-    async def _load_bodies(self, conn: asyncpg.Connection, activity_ids: set[int]) -> dict[int, bytes]:
-        """Each activity's body, serialised once and kept for the next batches."""
+    def _signer(self, key_id: str, private_key_encrypted: bytes) -> RequestSigner:
+        """The signer of a key, its private key decrypted and parsed once (kept for the next claims)."""
+        signer = self._signers.get(key_id)
+        if signer is None:
+            signer = self._signers[key_id] = RequestSigner(key_id, self.vault.decrypt(private_key_encrypted))
+            while len(self._signers) > SIGNER_CACHE_SIZE:
+                self._signers.popitem(last=False)
+        self._signers.move_to_end(key_id)
+        return signer
+
+    async def _load_bodies(self, conn: asyncpg.Connection, activity_ids: set[int]) -> dict[int, Body]:
+        """Each activity's body, serialised and digested once and kept for the next claims."""
         missing = sorted(activity_ids - self._bodies.keys())
         for activity in await queries.outbox_activities(conn, missing) if missing else []:
-            self._bodies[activity.id] = serialise(activity.payload)
+            content = serialise(activity.payload)
+            self._bodies[activity.id] = Body(content, make_digest(content))
         found = {i: self._bodies[i] for i in activity_ids if i in self._bodies}
         for activity_id in found:
             self._bodies.move_to_end(activity_id)
@@ -281,3 +328,44 @@ def _describe(response: HttpResponse) -> str:
     """A short error text for a non-2xx response."""
     text = response.body[:ERROR_TEXT_LIMIT].decode("utf-8", "replace").strip()
     return f"HTTP {response.status}" + (f": {text}" if text else "")
+
+
+class ResultBuffer:
+    """Collects finished attempts for FLUSH_DELAY seconds (or FLUSH_SIZE of them) and writes them together.
+
+    ``add`` returns once its result is written, or raises what writing it raised.
+    """
+
+    def __init__(self, write: Callable[[Sequence[tuple[Finished, bool]]], Awaitable[None]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[tuple[Finished, bool], asyncio.Future[None]]] = []
+        self._full = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def add(self, result: Finished, unfollow: bool) -> None:
+        """Write ``result`` with the others finished about now; ``unfollow``: its inbox's owner is gone."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(((result, unfollow), written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all())
+        elif len(self._waiting) >= FLUSH_SIZE:
+            self._full.set()
+        await asyncio.shield(written)  # a cancelled caller does not take the others' write down with it
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            if len(self._waiting) < FLUSH_SIZE:
+                self._full.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), FLUSH_DELAY)
+            batch, self._waiting = self._waiting[:FLUSH_SIZE], self._waiting[FLUSH_SIZE:]
+            try:
+                await self._write([result for result, _ in batch])
+            except Exception as error:  # handed to each caller, whose worker loop decides
+                for _, written in batch:
+                    if not written.done():
+                        written.set_exception(error)
+            else:
+                for _, written in batch:
+                    if not written.done():
+                        written.set_result(None)

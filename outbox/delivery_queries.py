@@ -4,7 +4,8 @@ Every function takes the caller's connection first. A delivery is claimed in one
 unlocked rows of available hosts, ``FOR UPDATE SKIP LOCKED``, then ``UPDATE … RETURNING``), which
 also lets exactly one probe through to each host whose pause has just ended. The claim bumps
 ``attempts``; the result of an attempt is written only while ``attempts`` still matches, so a worker
-whose lock expired cannot overwrite what another worker did with the row since.
+whose lock expired cannot overwrite what another worker did with the row since. Results are written
+many at a time (``finish_attempts``: one statement for the rows and their hosts' health).
 """
 
 from __future__ import annotations
@@ -69,36 +70,51 @@ async def insert_outbox_activity(
     )
 
 
-async def insert_deliveries(conn: asyncpg.Connection, outbox_activity_id: int, inboxes: Sequence[tuple[str, str]]) -> int:
-    """Queue (inbox URL, host) pairs not queued yet, ``skipped`` for paused hosts; return how many were added."""
-    status = await conn.execute(
+async def insert_deliveries(
+    conn: asyncpg.Connection, outbox_activity_id: int, inboxes: Sequence[tuple[str, str]]
+) -> tuple[int, int]:
+    """Queue (inbox URL, host) pairs not queued yet, ``skipped`` for paused hosts; return (added, of which skipped).
+
+    Rows go in taking each host in turn (its first inbox, then every host's second...), so that the
+    claims, which take due rows in that order, spread over many hosts instead of queueing behind one.
+    """
+    rows = await conn.fetch(
         """INSERT INTO deliveries (outbox_activity_id, inbox_url, host, state, finished_at)
            SELECT $1, i.url, i.host,
                   CASE WHEN h.host IS NULL THEN 'pending' ELSE 'skipped' END,
                   CASE WHEN h.host IS NULL THEN NULL ELSE now() END
-           FROM unnest($2::text[], $3::text[]) AS i (url, host)
+           FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS i (url, host, n)
            LEFT JOIN hosts h ON h.host = i.host AND h.unavailable_until > now()
-           ON CONFLICT (outbox_activity_id, inbox_url) DO NOTHING""",
+           ORDER BY row_number() OVER (PARTITION BY i.host ORDER BY i.n), i.n
+           ON CONFLICT (outbox_activity_id, inbox_url) DO NOTHING
+           RETURNING state = 'skipped' AS skipped""",
         outbox_activity_id, [url for url, _ in inboxes], [host for _, host in inboxes],
     )
-    return int(status.rsplit(" ", 1)[1])
+    return len(rows), sum(1 for r in rows if r["skipped"])
 
 
 async def follower_inboxes(conn: asyncpg.Connection, actor_id: int) -> list[str]:
     """Distinct inboxes (shared when there is one) of the actor's accepted, live remote followers, blocks excluded.
 
     Excluded: followers blocking the actor or blocked by it, and those the instance blocks (or whose inbox it does).
+    Blocked domains are looked up once per distinct host, not once per follower.
     """
     rows = await conn.fetch(
-        """SELECT DISTINCT COALESCE(NULLIF(a.shared_inbox_url, ''), a.inbox_url) AS inbox
-           FROM follows f JOIN actors a ON a.id = f.follower_id
-           WHERE f.followee_id = $1 AND f.state = 'accepted' AND NOT a.local AND a.deleted_at IS NULL
-             AND COALESCE(NULLIF(a.shared_inbox_url, ''), a.inbox_url) <> ''
-             AND NOT EXISTS (SELECT 1 FROM blocks b
-                             WHERE (b.blocker_id = a.id AND b.blocked_id = $1)
-                                OR (b.blocker_id = $1 AND b.blocked_id = a.id))
-             AND NOT actor_blocked(a.uri)
-             AND NOT host_blocked(url_host(COALESCE(NULLIF(a.shared_inbox_url, ''), a.inbox_url)))
+        """WITH followers AS (
+               SELECT a.uri, COALESCE(NULLIF(a.shared_inbox_url, ''), a.inbox_url) AS inbox
+               FROM follows f JOIN actors a ON a.id = f.follower_id
+               WHERE f.followee_id = $1 AND f.state = 'accepted' AND NOT a.local AND a.deleted_at IS NULL
+                 AND COALESCE(NULLIF(a.shared_inbox_url, ''), a.inbox_url) <> ''
+                 AND NOT EXISTS (SELECT 1 FROM blocks b
+                                 WHERE (b.blocker_id = a.id AND b.blocked_id = $1)
+                                    OR (b.blocker_id = $1 AND b.blocked_id = a.id))
+                 AND NOT EXISTS (SELECT 1 FROM blocked_actors ba WHERE ba.uri = a.uri)
+           ), blocked_hosts AS (
+               SELECT h.host FROM (SELECT url_host(uri) FROM followers UNION SELECT url_host(inbox) FROM followers) AS h (host)
+               WHERE EXISTS (SELECT 1 FROM blocked_domains) AND host_blocked(h.host)
+           )
+           SELECT DISTINCT inbox FROM followers
+           WHERE NOT EXISTS (SELECT 1 FROM blocked_hosts bh WHERE bh.host IN (url_host(uri), url_host(inbox)))
            ORDER BY inbox""",
         actor_id,
     )
@@ -140,66 +156,81 @@ async def outbox_activities(conn: asyncpg.Connection, ids: Sequence[int]) -> lis
     return [OutboxActivity(**dict(r)) for r in rows]
 
 
-_FINISH = """WITH done AS (
-        UPDATE deliveries SET state = $3, locked_until = NULL, last_status = $4, last_error = $5,
-            next_attempt_at = CASE WHEN $6::float8 IS NULL THEN next_attempt_at
-                                   ELSE now() + $6::float8 * interval '1 second' END,
-            finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE now() END
-        WHERE id = $1 AND attempts = $2 AND state = 'pending'
-        RETURNING host)"""
+@dataclass(frozen=True)
+class Finished:
+    """The result of one attempt at a claimed delivery, to be recorded with others in one statement."""
+
+    delivery: ClaimedDelivery
+    state: str
+    retry_in: float | None
+    status: int | None
+    error: str | None
+    host_effect: HostEffect
+
 
 # Clearing a host that was paused also brings its waiting deliveries forward ("old" is the row before the update).
 _CLEAR_HOST = """cleared AS (
         UPDATE hosts h SET consecutive_failures = 0, failing_since = NULL, unavailable_until = NULL,
             last_success_at = now()
-        FROM hosts old WHERE old.host = h.host AND h.host = {host} AND {condition}
+        FROM hosts old WHERE old.host = h.host AND h.host {hosts} AND {condition}
         RETURNING h.host, old.unavailable_until IS NOT NULL AS was_paused
     ), resumed AS (
         UPDATE deliveries d SET next_attempt_at = now() FROM cleared
         WHERE cleared.was_paused AND d.host = cleared.host AND d.state = 'pending' AND d.next_attempt_at > now()
-          AND d.id <> {exclude}
+          AND d.id {exclude}
     )"""
 
-_HOST_UP = ", " + _CLEAR_HOST.format(
-    host="(SELECT host FROM done)",
+# A host with a success among the results is up; one with only failures counts them all, and is paused
+# when it has been failing for longer than $8 seconds (returned with ``paused``).
+_FINISH = """WITH done AS (
+        UPDATE deliveries d SET state = c.state, locked_until = NULL, last_status = c.status, last_error = c.error,
+            next_attempt_at = CASE WHEN c.retry_in IS NULL THEN d.next_attempt_at
+                                   ELSE now() + c.retry_in * interval '1 second' END,
+            finished_at = CASE WHEN c.state = 'pending' THEN NULL ELSE now() END
+        FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::text[], $6::float8[], $7::text[])
+             AS c (id, attempts, state, status, error, retry_in, effect)
+        -- still pending, said so that the rows are found by id: the statistics of the index of pending rows
+        -- are stale after a large fan-out, and the planner would scan all of them
+        WHERE d.id = ANY($1::bigint[]) AND d.id = c.id AND d.attempts = c.attempts
+          AND d.state NOT IN ('delivered', 'failed', 'skipped')
+        RETURNING d.id, d.host, c.effect
+    ), up AS (
+        SELECT DISTINCT host FROM done WHERE effect = 'up'
+    ), down AS (
+        SELECT host, count(*)::int AS failures FROM done
+        WHERE effect = 'down' AND host NOT IN (SELECT host FROM up) GROUP BY host
+    ), """ + _CLEAR_HOST.format(
+    hosts="IN (SELECT host FROM up)",
     condition="(old.consecutive_failures > 0 OR old.unavailable_until IS NOT NULL"
     " OR old.last_success_at IS NULL OR old.last_success_at < now() - interval '1 hour')",
-    exclude="$1",
-) + """
-    SELECT host, 0 AS consecutive_failures, NULL::timestamptz AS failing_since,
-           NULL::timestamptz AS unavailable_until, false AS paused FROM cleared"""
+    exclude="NOT IN (SELECT id FROM done)",
+) + """, failing AS (
+        INSERT INTO hosts AS h (host, consecutive_failures, failing_since)
+        SELECT host, failures, now() FROM down ORDER BY host
+        ON CONFLICT (host) DO UPDATE SET consecutive_failures = h.consecutive_failures + excluded.consecutive_failures,
+            failing_since = COALESCE(h.failing_since, now()),
+            unavailable_until = CASE WHEN h.failing_since < now() - $8::float8 * interval '1 second'
+                                     THEN now() + $9::float8 * interval '1 second' ELSE h.unavailable_until END
+        RETURNING h.host, h.consecutive_failures, h.failing_since, h.unavailable_until,
+                  h.unavailable_until = now() + $9::float8 * interval '1 second' AS paused
+    )
+    SELECT host, consecutive_failures, failing_since, unavailable_until, paused FROM failing WHERE paused"""
 
-_HOST_DOWN = """INSERT INTO hosts AS h (host, consecutive_failures, failing_since) SELECT host, 1, now() FROM done
-    ON CONFLICT (host) DO UPDATE SET consecutive_failures = h.consecutive_failures + 1,
-        failing_since = COALESCE(h.failing_since, now()),
-        unavailable_until = CASE WHEN h.failing_since < now() - $7::float8 * interval '1 second'
-                                 THEN now() + $8::float8 * interval '1 second' ELSE h.unavailable_until END
-    RETURNING h.host, h.consecutive_failures, h.failing_since, h.unavailable_until,
-              h.unavailable_until = now() + $8::float8 * interval '1 second' AS paused"""
 
+async def finish_attempts(
+    conn: asyncpg.Connection, results: Sequence[Finished], *, failing_limit: float, pause: float
+) -> list[Host]:
+    """Record attempts' results and their effect on the hosts in one statement; return the hosts this paused.
 
-async def finish_attempt(
-    conn: asyncpg.Connection,
-    delivery: ClaimedDelivery,
-    *,
-    state: str,
-    retry_in: float | None,
-    status: int | None,
-    error: str | None,
-    host_effect: HostEffect,
-    failing_limit: float,
-    pause: float,
-) -> Host | None:
-    """Record an attempt's result and its effect on the host (pausing it after ``failing_limit`` seconds of failure)."""
-    args: list[Any] = [delivery.id, delivery.attempts, state, status, error, retry_in]
-    if host_effect == "up":
-        sql = f"{_FINISH} {_HOST_UP}"
-    elif host_effect == "down":
-        sql, args = f"{_FINISH} {_HOST_DOWN}", args + [failing_limit, pause]
-    else:
-        sql = f"{_FINISH} SELECT NULL"
-    row = await conn.fetchrow(sql, *args)
-    return Host(**dict(row)) if row is not None and host_effect is not None else None
+    A result whose delivery has been claimed again since (``attempts`` moved on) or finished is left out.
+    """
+    rows = await conn.fetch(
+        _FINISH,
+        [r.delivery.id for r in results], [r.delivery.attempts for r in results], [r.state for r in results],
+        [r.status for r in results], [r.error for r in results], [r.retry_in for r in results],
+        [r.host_effect for r in results], failing_limit, pause,
+    )
+    return [Host(**dict(r)) for r in rows]
 
 
 async def defer_host_deliveries(conn: asyncpg.Connection, host: str, until: datetime) -> int:
@@ -215,20 +246,20 @@ async def defer_host_deliveries(conn: asyncpg.Connection, host: str, until: date
 async def clear_host_failures(conn: asyncpg.Connection, host: str) -> bool:
     """Forget a host's failures and pause, sending what waits for it now; return whether it had any."""
     sql = "WITH " + _CLEAR_HOST.format(
-        host="$1",
+        hosts="= $1",
         condition="(old.consecutive_failures > 0 OR old.failing_since IS NOT NULL OR old.unavailable_until IS NOT NULL)",
-        exclude="0",
+        exclude="<> 0",
     ) + " SELECT count(*) FROM cleared"
     return bool(await conn.fetchval(sql, host))
 
 
-async def remove_follows_of_personal_inbox(conn: asyncpg.Connection, inbox_url: str) -> int:
-    """Delete local actors' follows by remote actors whose personal inbox (and nobody's shared one) this is."""
+async def remove_follows_of_personal_inboxes(conn: asyncpg.Connection, inbox_urls: Sequence[str]) -> int:
+    """Delete local actors' follows by remote actors whose personal inbox (and nobody's shared one) is one of these."""
     status = await conn.execute(
         """DELETE FROM follows f USING actors follower, actors followee
            WHERE follower.id = f.follower_id AND followee.id = f.followee_id
-             AND follower.inbox_url = $1 AND NOT follower.local AND followee.local
-             AND NOT EXISTS (SELECT 1 FROM actors s WHERE s.shared_inbox_url = $1)""",
-        inbox_url,
+             AND follower.inbox_url = ANY($1::text[]) AND NOT follower.local AND followee.local
+             AND NOT EXISTS (SELECT 1 FROM actors s WHERE s.shared_inbox_url = follower.inbox_url)""",
+        list(inbox_urls),
     )
     return int(status.rsplit(" ", 1)[1])

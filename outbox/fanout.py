@@ -3,8 +3,8 @@
 Publishers call ``enqueue_activity`` inside their own transaction, so a post and its deliveries
 are committed together (and the workers are woken at commit). The activity is stored once, by its
 id; deliveries are unique per (activity, inbox), so fanning out twice adds nothing. Deliveries to a
-host that is paused for failing too long are recorded as ``skipped`` and never sent; inboxes the
-instance blocks (``actors.blocks``) get no delivery at all.
+host that is paused for failing too long are recorded as ``skipped`` (and counted so in the metrics)
+and never sent; inboxes the instance blocks (``actors.blocks``) get no delivery at all.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from actors.blocks import blocked_inboxes
+from fedi.metrics import count_delivery
 from fedi.worker import notify_work
 from outbox import delivery_queries as queries
 
@@ -46,7 +47,7 @@ async def enqueue_activity(
     inboxes: Iterable[str],
     post_id: int | None = None,
 ) -> int:
-    """Store ``activity`` and queue it for each distinct inbox; return how many deliveries were added."""
+    """Store ``activity`` and queue it for each distinct inbox; return how many deliveries were added (skipped included)."""
     activity_id = await queries.insert_outbox_activity(
         conn, activity["id"], actor_id, str(activity.get("type", "")), post_id, activity
     )
@@ -60,8 +61,11 @@ async def enqueue_activity(
     for url in await blocked_inboxes(conn, list(targets)):
         log.info("not delivering %s to %s: blocked by this instance", activity["id"], url)
         del targets[url]
-    added = await queries.insert_deliveries(conn, activity_id, list(targets.items()))
-    if added:
+    added, skipped = await queries.insert_deliveries(conn, activity_id, list(targets.items()))
+    if skipped:
+        log.info("not delivering %s to %d inboxes now: their hosts are paused", activity["id"], skipped)
+        count_delivery("skipped", skipped)
+    if added > skipped:
         await notify_work(conn)
     return added
 

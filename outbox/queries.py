@@ -7,7 +7,7 @@ Collections page by post (or follow) id, newest first: local ids grow with publi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +81,11 @@ _POST = (
     "content_html, summary, sensitive, language, to_uris, cc_uris, tags, attachments, published_at, edited_at, "
     "deleted_at, pinned_at, created_at"
 )
+
+
+_POST_NAMES = _POST.split(", ")
+if _POST_NAMES != [f.name for f in fields(Post)]:
+    raise ImportError("_POST must name Post's fields in their order")
 
 
 def _post(row: asyncpg.Record | None) -> Post | None:
@@ -171,39 +176,41 @@ async def local_post(conn: asyncpg.Connection, author_id: int, post_id: int) -> 
     )
 
 
-async def outbox_posts(
+@dataclass(frozen=True)
+class OutboxPage:
+    """A page of the outbox, newest first, each post with its stats, and whether posts lie beyond either end."""
+
+    posts: list[tuple[Post, NoteStats]]
+    older: bool
+    newer: bool
+
+
+_LIVE_LISTED = "{t}.author_id = $1 AND {t}.local AND {t}.deleted_at IS NULL AND {t}.visibility = ANY($2::text[])"
+
+
+async def outbox_page(
     conn: asyncpg.Connection, author_id: int, limit: int, max_id: int | None = None, min_id: int | None = None
-) -> list[Post]:
-    """Live public and unlisted posts, newest first: older than ``max_id`` or else just newer than ``min_id``."""
-    if min_id is not None and max_id is None:
-        rows = await conn.fetch(
-            f"""SELECT {_POST} FROM posts
-                WHERE author_id = $1 AND local AND deleted_at IS NULL AND visibility = ANY($2::text[]) AND id > $3
-                ORDER BY id ASC LIMIT $4""",
-            author_id, LISTED, min_id, limit,
-        )
-        return [Post(**dict(r)) for r in reversed(rows)]
+) -> OutboxPage:
+    """Live public and unlisted posts with their stats, newest first: older than ``max_id`` or else just newer
+    than ``min_id``; with whether older and newer ones exist. One query."""
+    ascending = min_id is not None and max_id is None
     rows = await conn.fetch(
-        f"""SELECT {_POST} FROM posts
-            WHERE author_id = $1 AND local AND deleted_at IS NULL AND visibility = ANY($2::text[])
-              AND ($3::bigint IS NULL OR id < $3) AND ($4::bigint IS NULL OR id > $4)
-            ORDER BY id DESC LIMIT $5""",
-        author_id, LISTED, max_id, min_id, limit,
+        f"""WITH page AS MATERIALIZED (
+                SELECT {_POST} FROM posts p
+                WHERE {_LIVE_LISTED.format(t="p")}
+                  AND ($3::bigint IS NULL OR p.id < $3) AND ($4::bigint IS NULL OR p.id > $4)
+                ORDER BY p.id {"ASC" if ascending else "DESC"} LIMIT $5)
+            SELECT p.*, {_note_stats_columns("$2", "$6")},
+                   EXISTS (SELECT 1 FROM posts q WHERE {_LIVE_LISTED.format(t="q")}
+                           AND q.id < (SELECT min(id) FROM page)) AS older,
+                   EXISTS (SELECT 1 FROM posts q WHERE {_LIVE_LISTED.format(t="q")}
+                           AND q.id > (SELECT max(id) FROM page)) AS newer
+            FROM page p ORDER BY p.id DESC""",
+        author_id, LISTED, max_id, min_id, limit, REPLIES_PAGE,
     )
-    return [Post(**dict(r)) for r in rows]
-
-
-async def has_outbox_posts(
-    conn: asyncpg.Connection, author_id: int, older_than: int | None = None, newer_than: int | None = None
-) -> bool:
-    """Whether the outbox holds any post older than one id, or newer than another."""
-    return bool(
-        await conn.fetchval(
-            """SELECT EXISTS (SELECT 1 FROM posts
-                WHERE author_id = $1 AND local AND deleted_at IS NULL AND visibility = ANY($2::text[])
-                  AND ($3::bigint IS NULL OR id < $3) AND ($4::bigint IS NULL OR id > $4))""",
-            author_id, LISTED, older_than, newer_than,
-        )
+    return OutboxPage(
+        [(_post_of(r), _stats_of(r)) for r in rows],
+        older=bool(rows) and rows[0]["older"], newer=bool(rows) and rows[0]["newer"],
     )
 
 
@@ -230,40 +237,41 @@ async def pinned_posts(conn: asyncpg.Connection, author_id: int, listed_only: bo
     return [Post(**dict(r)) for r in rows]
 
 
+def _note_stats_columns(listed: str, replies_page: str) -> str:
+    """The SQL columns of ``NoteStats`` for post ``p`` (read back by ``_stats_of``), given the placeholders of
+    LISTED and REPLIES_PAGE; the first replies come as a JSON array of [id, uri]."""
+    return f"""(SELECT count(*) FROM posts r WHERE r.in_reply_to_id = p.id AND r.deleted_at IS NULL
+                  AND r.visibility = ANY({listed}::text[])) AS stat_replies,
+               (SELECT count(*) FROM interactions i WHERE i.post_id = p.id AND i.kind = 'like') AS stat_likes,
+               (SELECT count(*) FROM interactions i WHERE i.post_id = p.id AND i.kind = 'announce') AS stat_boosts,
+               (SELECT json_agg(json_build_array(r.id, r.uri) ORDER BY r.id) FROM (
+                    SELECT r.id, r.uri FROM posts r WHERE r.in_reply_to_id = p.id AND r.deleted_at IS NULL
+                      AND r.visibility = ANY({listed}::text[]) ORDER BY r.id LIMIT {replies_page}) r) AS stat_reply_page"""
+
+
+def _stats_of(row: asyncpg.Record) -> NoteStats:
+    page = row["stat_reply_page"] or []
+    more = row["stat_replies"] > len(page)
+    return NoteStats(
+        replies=row["stat_replies"], likes=row["stat_likes"], boosts=row["stat_boosts"],
+        reply_uris=tuple(uri for _, uri in page), next_reply_id=page[-1][0] if more and page else None,
+    )
+
+
+def _post_of(row: asyncpg.Record) -> Post:
+    """The Post in the first columns of ``row`` (``SELECT {_POST}, …``)."""
+    return Post(*[row[i] for i in range(len(_POST_NAMES))])
+
+
 async def note_stats(conn: asyncpg.Connection, post_ids: Sequence[int]) -> dict[int, NoteStats]:
-    """Reply, like and boost counts and the first listed replies of each post (two queries for any number)."""
+    """Reply, like and boost counts and the first listed replies of each post (one query for any number)."""
     if not post_ids:
         return {}
-    counts = await conn.fetch(
-        """SELECT p.id,
-                  (SELECT count(*) FROM posts r WHERE r.in_reply_to_id = p.id AND r.deleted_at IS NULL
-                     AND r.visibility = ANY($2::text[])) AS replies,
-                  (SELECT count(*) FROM interactions i WHERE i.post_id = p.id AND i.kind = 'like') AS likes,
-                  (SELECT count(*) FROM interactions i WHERE i.post_id = p.id AND i.kind = 'announce') AS boosts
-           FROM posts p WHERE p.id = ANY($1::bigint[])""",
-        list(post_ids), LISTED,
-    )
-    replies = await conn.fetch(
-        """SELECT parent, id, uri FROM (
-               SELECT in_reply_to_id AS parent, id, uri,
-                      row_number() OVER (PARTITION BY in_reply_to_id ORDER BY id) AS n
-               FROM posts WHERE in_reply_to_id = ANY($1::bigint[]) AND deleted_at IS NULL
-                 AND visibility = ANY($2::text[])) r
-           WHERE n <= $3 ORDER BY parent, id""",
+    rows = await conn.fetch(
+        f"SELECT p.id, {_note_stats_columns('$2', '$3')} FROM posts p WHERE p.id = ANY($1::bigint[])",
         list(post_ids), LISTED, REPLIES_PAGE,
     )
-    listed: dict[int, list[asyncpg.Record]] = {}
-    for row in replies:
-        listed.setdefault(row["parent"], []).append(row)
-    stats = {}
-    for row in counts:
-        page = listed.get(row["id"], [])
-        more = row["replies"] > len(page)
-        stats[row["id"]] = NoteStats(
-            replies=row["replies"], likes=row["likes"], boosts=row["boosts"],
-            reply_uris=tuple(r["uri"] for r in page), next_reply_id=page[-1]["id"] if more and page else None,
-        )
-    return stats
+    return {row["id"]: _stats_of(row) for row in rows}
 
 
 async def reply_page(conn: asyncpg.Connection, post_id: int, after_id: int, limit: int = REPLIES_PAGE) -> list[tuple[int, str]]:

@@ -17,7 +17,7 @@ from actors.documents import AS_PUBLIC
 from actors.errors import FetchFailed, InvalidDocument, NotFound, ValidationError
 from actors.queries import Actor
 from actors.remote import ActorResolver
-from actors.remote_documents import host_of, link_href, object_id
+from actors.remote_documents import has_type, host_of, link_href, object_id
 from fedi.html import html_to_text, sanitize_html
 from outbox.interaction_queries import FetchedPost
 
@@ -80,7 +80,7 @@ async def fetch_post(resolver: ActorResolver, uri: str, action: str) -> tuple[Fe
     """Fetch a remote post and its author; ValidationError (``cannot <action> <uri>: …``) when that fails."""
     try:
         document = await resolver.fetch_document(uri)
-        if document.get("type") not in POST_TYPES:
+        if not has_type(document, POST_TYPES):
             raise InvalidDocument(f"it is a {document.get('type')!r}, not a post")
         author_uri = object_id(document.get("attributedTo"))
         if author_uri is None or host_of(author_uri) != host_of(document["id"]):

@@ -15,7 +15,7 @@ import pytest
 import trustme
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fedi.database import connect
+from fedi.database import connect, create_pool
 from fedi.embedded import start_embedded_postgres
 from fedi.migrate import migrate
 from fedi.settings import Settings, load_settings
@@ -91,6 +91,14 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await connect(database_url)
     yield connection
     await connection.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A connection pool to the test's database."""
+    connections = await create_pool(database_url)
+    yield connections
+    await connections.close()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ markers and the instance's figures. Each function takes the caller's connection 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import asyncpg
@@ -15,6 +15,7 @@ from api.pagination import Page
 from outbox.queries import LISTED
 
 _A_COLUMNS = ", ".join(f"a.{c}" for c in ACTOR_COLUMNS.split(", "))
+_X_COLUMNS = ", ".join(f"x.{c}" for c in ACTOR_COLUMNS.split(", "))
 # Which end of a follow is the listed account: followers are the follower_id of follows of the account.
 _SIDES = {"followers": ("followee_id", "follower_id"), "following": ("follower_id", "followee_id")}
 
@@ -29,20 +30,42 @@ class Marker:
     updated_at: datetime
 
 
+# The counts of account ``x.id`` ($LISTED: the visibilities counted as statuses).
+_STATS = """(SELECT count(*) FROM follows f WHERE f.followee_id = x.id AND f.state = 'accepted') AS followers,
+            (SELECT count(*) FROM follows f WHERE f.follower_id = x.id AND f.state = 'accepted') AS following,
+            (SELECT count(*) FROM posts p WHERE p.author_id = x.id AND p.deleted_at IS NULL
+               AND p.visibility = ANY($LISTED::text[])) AS statuses,
+            (SELECT max(p.published_at) FROM posts p WHERE p.author_id = x.id AND p.deleted_at IS NULL
+               AND p.visibility = ANY($LISTED::text[])) AS last_status_at"""
+_STAT_NAMES = ("followers", "following", "statuses", "last_status_at")
+ACCOUNT_WIDTH = len(ACTOR_COLUMNS.split(", ")) + len(_STAT_NAMES)
+if ACTOR_COLUMNS.split(", ") != [f.name for f in fields(Actor)]:
+    raise ImportError("ACTOR_COLUMNS must name Actor's fields in their order")
+
+
+def account_columns(listed: str) -> str:
+    """The SQL columns of actor ``x`` and its Account counts (read back by ``account_of``); ``listed`` is the
+    placeholder of the visibilities counted as statuses."""
+    return f"{_X_COLUMNS}, {_STATS.replace('$LISTED', listed)}"
+
+
+def account_of(row: asyncpg.Record, start: int = 0) -> tuple[Actor, AccountStats]:
+    """The actor and counts in the ``account_columns`` of ``row`` that begin at column ``start``."""
+    values = [row[i] for i in range(start, start + ACCOUNT_WIDTH)]
+    return Actor(*values[: -len(_STAT_NAMES)]), AccountStats(*values[-len(_STAT_NAMES):])
+
+
+def _stats(row: asyncpg.Record) -> AccountStats:
+    return AccountStats(row["followers"], row["following"], row["statuses"], row["last_status_at"])
+
+
 async def account_stats(conn: asyncpg.Connection, actor_ids: Sequence[int]) -> dict[int, AccountStats]:
     """Accepted followers and follows, live public/unlisted posts and the latest one's time, per account."""
     rows = await conn.fetch(
-        """SELECT x.id,
-                  (SELECT count(*) FROM follows f WHERE f.followee_id = x.id AND f.state = 'accepted') AS followers,
-                  (SELECT count(*) FROM follows f WHERE f.follower_id = x.id AND f.state = 'accepted') AS following,
-                  (SELECT count(*) FROM posts p WHERE p.author_id = x.id AND p.deleted_at IS NULL
-                     AND p.visibility = ANY($2::text[])) AS statuses,
-                  (SELECT max(p.published_at) FROM posts p WHERE p.author_id = x.id AND p.deleted_at IS NULL
-                     AND p.visibility = ANY($2::text[])) AS last_status_at
-           FROM unnest($1::bigint[]) AS x(id)""",
+        f"SELECT x.id, {_STATS.replace('$LISTED', '$2')} FROM unnest($1::bigint[]) AS x(id)",
         list(set(actor_ids)), list(LISTED),
     )
-    return {r["id"]: AccountStats(r["followers"], r["following"], r["statuses"], r["last_status_at"]) for r in rows}
+    return {r["id"]: _stats(r) for r in rows}
 
 
 async def follow_page(

@@ -11,11 +11,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from actors.queries import Actor
 from actors.urls import department_urls
-from api.accounts.entities import acct, render_time
+from api.accounts.entities import render_time
 from api.statuses.media_queries import MediaRecord
-from api.statuses.queries import PostExtras
+from api.statuses.queries import MentionedAccount, PostExtras
 from fedi.html import html_to_text
 from fedi.settings import Settings
 from outbox.queries import LISTED, Post
@@ -65,14 +64,13 @@ def render_remote_media(post: Post, index: int, attachment: Json) -> Json:
     }
 
 
-def profile_url(actor: Actor, settings: Settings) -> str:
-    """The page of an account."""
-    return department_urls(settings.base_url, actor.username).profile if actor.local else actor.url or actor.uri
-
-
-def render_mention(actor: Actor, settings: Settings) -> Json:
+def render_mention(actor: MentionedAccount, settings: Settings) -> Json:
     """A Status::Mention."""
-    return {"id": str(actor.id), "username": actor.username, "url": profile_url(actor, settings), "acct": acct(actor)}
+    if actor.local:
+        url, handle = department_urls(settings.base_url, actor.username).profile, actor.username
+    else:
+        url, handle = actor.url or actor.uri, f"{actor.username}@{actor.domain}"
+    return {"id": str(actor.id), "username": actor.username, "url": url, "acct": handle}
 
 
 def render_tags(post: Post, settings: Settings) -> list[Json]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -48,6 +49,20 @@ _MEDIA = (
     "id, actor_id, staff_id, post_id, position, kind, content_type, file_name, size, width, height, description, "
     "focus_x, focus_y, blurhash, created_at"
 )
+
+
+# A media row as a JSON array (``json_build_array``) read back by ``media_from_json``; focus as float8, so that it
+# reads back as the same Python float as the real column does.
+MEDIA_JSON = (
+    "m.id, m.actor_id, m.staff_id, m.post_id, m.position, m.kind, m.content_type, m.file_name, m.size, m.width, "
+    "m.height, m.description, m.focus_x::float8, m.focus_y::float8, m.blurhash, m.created_at"
+)
+
+
+def media_from_json(values: list[Any]) -> MediaRecord:
+    """A MediaRecord from a ``MEDIA_JSON`` array."""
+    *columns, created_at = values
+    return MediaRecord(*columns, datetime.fromisoformat(created_at))
 
 
 async def insert_media(conn: asyncpg.Connection, actor_id: int, staff_id: int | None, media: NewMedia) -> MediaRecord:
@@ -103,18 +118,6 @@ async def attach_media(conn: asyncpg.Connection, post_id: int, media_ids: Sequen
            FROM unnest($2::bigint[]) WITH ORDINALITY AS u(id, position) WHERE m.id = u.id""",
         post_id, list(media_ids),
     )
-
-
-async def media_of_posts(conn: asyncpg.Connection, post_ids: Sequence[int]) -> dict[int, list[MediaRecord]]:
-    """The media attached to each post, in order."""
-    rows = await conn.fetch(
-        f"SELECT {_MEDIA} FROM media_attachments WHERE post_id = ANY($1::bigint[]) ORDER BY post_id, position",
-        list(post_ids),
-    )
-    found: dict[int, list[MediaRecord]] = {}
-    for row in rows:
-        found.setdefault(row["post_id"], []).append(MediaRecord(**dict(row)))
-    return found
 
 
 async def media_by_ids(conn: asyncpg.Connection, media_ids: Sequence[int], actor_id: int) -> list[MediaRecord]:

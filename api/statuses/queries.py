@@ -8,14 +8,17 @@ public or unlisted. Deleted posts are visible to no one. Every function takes th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import asyncpg
 
 from actors.queries import ACTOR_COLUMNS, Actor
+from api.accounts.entities import AccountStats
+from api.accounts.queries import ACCOUNT_WIDTH, account_columns, account_of
 from api.pagination import Page
-from outbox.queries import Post
+from api.statuses.media_queries import MEDIA_JSON, MediaRecord, media_from_json
+from outbox.queries import LISTED, Post
 
 POST_COLUMNS = (
     "p.id, p.uri, p.local, p.author_id, p.staff_id, p.object_type, p.url, p.in_reply_to_uri, p.in_reply_to_id, "
@@ -50,13 +53,30 @@ def window(page: Page, first: int, column: str = "p.id") -> tuple[str, list[Any]
 
 def posts_of(rows: Sequence[asyncpg.Record], page: Page | None = None) -> list[Post]:
     """Posts from rows, newest first (a ``min_id`` page is read oldest first, then turned around)."""
-    posts = [Post(**dict(r)) for r in rows]
+    posts = [Post(*r) for r in rows]  # POST_COLUMNS are Post's fields, in order (checked below)
     return posts[::-1] if page is not None and page.ascending else posts
+
+
+if [c.removeprefix("p.") for c in POST_COLUMNS.split(", ")] != [f.name for f in fields(Post)]:
+    raise ImportError("POST_COLUMNS must name Post's fields in their order")
+
+
+@dataclass(frozen=True)
+class MentionedAccount:
+    """What a Status::Mention shows of a mentioned actor."""
+
+    id: int
+    username: str
+    domain: str
+    local: bool
+    url: str | None
+    uri: str
 
 
 @dataclass(frozen=True)
 class PostExtras:
-    """What a Status shows besides the post: counts, the viewer's own actions, the parent's author, the app."""
+    """What a Status shows besides the post: counts, the viewer's own actions, the parent's author, the app,
+    the mentioned accounts and the uploaded media."""
 
     replies: int
     favourites: int
@@ -66,6 +86,8 @@ class PostExtras:
     parent_author_id: int | None
     application_name: str | None
     application_website: str | None
+    mentions: tuple[MentionedAccount, ...] = ()
+    media: tuple[MediaRecord, ...] = ()
 
 
 async def visible_post(conn: asyncpg.Connection, post_id: int, viewer_id: int | None) -> Post | None:
@@ -91,10 +113,17 @@ async def own_post(conn: asyncpg.Connection, post_id: int, author_id: int) -> Po
     return None if row is None else Post(**dict(row))
 
 
-async def extras(conn: asyncpg.Connection, post_ids: Sequence[int], viewer_id: int | None) -> dict[int, PostExtras]:
-    """Counts, the viewer's like and boost, the replied-to author and the application of each post."""
+async def extras(
+    conn: asyncpg.Connection, post_ids: Sequence[int], viewer_id: int | None
+) -> tuple[dict[int, PostExtras], dict[int, tuple[Actor, AccountStats]]]:
+    """What the Statuses of ``post_ids`` need besides the posts, in one query: each post's counts, the viewer's
+    like and boost, the replied-to author, the application, the mentions and the media (as JSON arrays); and
+    the authors with their Account counts, by id."""
     rows = await conn.fetch(
-        """SELECT p.id,
+        f"""WITH authors AS MATERIALIZED (
+                SELECT {account_columns('$3')} FROM actors x
+                WHERE x.id IN (SELECT author_id FROM posts WHERE id = ANY($1::bigint[])))
+            SELECT p.id AS post_id,
                   (SELECT count(*) FROM posts r WHERE r.in_reply_to_id = p.id AND r.deleted_at IS NULL) AS replies,
                   (SELECT count(*) FROM interactions i WHERE i.post_id = p.id AND i.kind = 'like') AS favourites,
                   (SELECT count(*) FROM interactions i WHERE i.post_id = p.id AND i.kind = 'announce') AS reblogs,
@@ -103,34 +132,38 @@ async def extras(conn: asyncpg.Connection, post_ids: Sequence[int], viewer_id: i
                   EXISTS (SELECT 1 FROM interactions i WHERE i.post_id = p.id AND i.kind = 'announce'
                           AND i.actor_id = $2) AS reblogged,
                   parent.author_id AS parent_author_id,
-                  app.name AS application_name, app.website AS application_website
+                  app.name AS application_name, app.website AS application_website,
+                  (SELECT json_agg(json_build_array(a.id, a.username, a.domain, a.local, a.url, a.uri) ORDER BY a.id)
+                   FROM post_mentions m JOIN actors a ON a.id = m.actor_id WHERE m.post_id = p.id) AS mentions,
+                  (SELECT json_agg(json_build_array({MEDIA_JSON}) ORDER BY m.position)
+                   FROM media_attachments m WHERE m.post_id = p.id) AS media,
+                  author.*  -- last: ACCOUNT_WIDTH columns read by account_of
            FROM posts p
+           JOIN authors author ON author.id = p.author_id
            LEFT JOIN posts parent ON parent.id = p.in_reply_to_id
            LEFT JOIN oauth_applications app ON app.id = p.application_id
            WHERE p.id = ANY($1::bigint[])""",
-        list(post_ids), viewer_id,
+        list(post_ids), viewer_id, list(LISTED),
     )
-    return {r["id"]: PostExtras(**{k: v for k, v in dict(r).items() if k != "id"}) for r in rows}
+    found: dict[int, PostExtras] = {}
+    authors: dict[int, tuple[Actor, AccountStats]] = {}
+    for r in rows:
+        found[r["post_id"]] = PostExtras(
+            r["replies"], r["favourites"], r["reblogs"], r["favourited"], r["reblogged"], r["parent_author_id"],
+            r["application_name"], r["application_website"],
+            tuple(MentionedAccount(*m) for m in r["mentions"] or ()),
+            tuple(media_from_json(m) for m in r["media"] or ()),
+        )
+        author_id = r[len(r) - ACCOUNT_WIDTH]
+        if author_id not in authors:
+            authors[author_id] = account_of(r, len(r) - ACCOUNT_WIDTH)
+    return found, authors
 
 
 async def actors_by_ids(conn: asyncpg.Connection, actor_ids: Sequence[int]) -> dict[int, Actor]:
     """Actors by database id."""
     rows = await conn.fetch(f"SELECT {ACTOR_COLUMNS} FROM actors WHERE id = ANY($1::bigint[])", list(set(actor_ids)))
     return {r["id"]: Actor(**dict(r)) for r in rows}
-
-
-async def mentions_of(conn: asyncpg.Connection, post_ids: Sequence[int]) -> dict[int, list[Actor]]:
-    """The actors each post mentions."""
-    rows = await conn.fetch(
-        f"""SELECT m.post_id AS mention_post_id, {ACTOR_COLUMNS} FROM post_mentions m JOIN actors a ON a.id = m.actor_id
-            WHERE m.post_id = ANY($1::bigint[]) ORDER BY m.post_id, a.id""",
-        list(post_ids),
-    )
-    found: dict[int, list[Actor]] = {}
-    for row in rows:
-        values = dict(row)
-        found.setdefault(values.pop("mention_post_id"), []).append(Actor(**values))
-    return found
 
 
 async def ancestors(conn: asyncpg.Connection, post: Post, viewer_id: int | None, limit: int) -> list[Post]:

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from actors.errors import FetchFailed, InvalidDocument, NotFound, ValidationError
 from actors.queries import Actor, local_actor_by_username
 from actors.remote import ActorResolver
-from actors.remote_documents import object_id
+from actors.remote_documents import has_type, object_id
 from actors.remote_queries import remote_actor_by_handle
 from api.errors import Unauthorized, Unprocessable
 from api.statuses import search_queries
@@ -50,7 +50,7 @@ async def _fetched(conn: asyncpg.Connection, resolver: ActorResolver, url: str) 
     """The remote account or post at ``url``, fetched and stored (nothing when it cannot be)."""
     try:
         document = await resolver.fetch_document(url)
-        if document.get("type") in POST_TYPES:
+        if has_type(document, POST_TYPES):
             fetched, author = await fetch_post(resolver, url, "find")
             await insert_fetched_post(conn, fetched, author.id)
             return None, await post_queries.post_by_uri(conn, fetched.uri)

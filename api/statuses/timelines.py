@@ -35,9 +35,11 @@ async def home_timeline(request: Request) -> Response:
     """GET /api/v1/timelines/home."""
     auth = await authenticate(request, "read:statuses")
     assert auth.actor_id is not None
-    async with request.state.pool.acquire() as conn:
-        posts = await timeline_queries.home(conn, auth.actor_id, page_of(request))
-    return await _answer(request, posts, auth.actor_id)
+    page = page_of(request)
+    async with request.state.pool.acquire() as conn:  # one connection for the page and its rendering
+        posts = await timeline_queries.home(conn, auth.actor_id, page)
+        body = await render_statuses(conn, posts, auth.actor_id, request.state.settings)
+    return JSONResponse(body, headers=link_header(request, [p.id for p in posts], page))
 
 
 async def public_timeline(request: Request) -> Response:

@@ -1,4 +1,7 @@
-"""Statuses rendered in bulk: everything a page of posts needs is read in a few queries, whatever its length."""
+"""Statuses rendered in bulk: everything a page of posts needs is read in one query, whatever its length:
+each post's counts, the viewer's own like and boost, the parent's author, the application, the
+mentioned accounts, the uploaded media, and the authors with their counts.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ from collections.abc import Sequence
 import asyncpg
 
 from actors.queries import Actor
+from api.accounts.entities import render_account
 from api.accounts.loading import render_accounts
-from api.statuses import media_queries, queries
+from api.statuses import queries
 from api.statuses.entities import (
     Json, render_media, render_mention, render_remote_media, render_status, render_tags,
 )
@@ -29,21 +33,18 @@ async def render_statuses(
     """The Status of each post, in order."""
     if not posts:
         return []
-    ids = [p.id for p in posts]
-    extras = await queries.extras(conn, ids, viewer_id)
-    mentions = await queries.mentions_of(conn, ids)
-    media = await media_queries.media_of_posts(conn, ids)
-    authors = await queries.actors_by_ids(conn, [p.author_id for p in posts])
-    accounts = await render_account_map(conn, list(authors.values()), settings)
+    extras, authors = await queries.extras(conn, [p.id for p in posts], viewer_id)
+    accounts = {actor_id: render_account(actor, stats, settings.base_url) for actor_id, (actor, stats) in authors.items()}
     rendered = []
     for post in posts:
+        extra = extras[post.id]
         if post.local:
-            attachments = [render_media(m, settings) for m in media.get(post.id, [])]
+            attachments = [render_media(m, settings) for m in extra.media]
         else:
             attachments = [render_remote_media(post, i, a) for i, a in enumerate(post.attachments)]
         rendered.append(render_status(
-            post, accounts[post.author_id], extras[post.id],
-            mentions=[render_mention(a, settings) for a in mentions.get(post.id, [])],
+            post, accounts[post.author_id], extra,
+            mentions=[render_mention(a, settings) for a in extra.mentions],
             tags=render_tags(post, settings), media=attachments, viewer_id=viewer_id, with_source=with_source,
         ))
     return rendered

@@ -10,13 +10,14 @@ import argparse
 from pathlib import Path
 
 from actors.departments import get_department
-from actors.provisioning import apply_plan, ensure_department_keys, plan_provisioning, render_plan
+from actors.key_generation import count_pending, generate_pending_keys
+from actors.provisioning import apply_plan, plan_provisioning, render_plan
 from actors.provisioning_file import read_provisioning_file
 from fedi.cli import admin_departments, admin_passwords, admin_reports, admin_staff, posts
 from fedi.cli import admin_archive, admin_signatures
 from fedi.cli import admin_queue
 from fedi.cli import admin_blocks
-from fedi.cli.context import migrated_connection, settings_from
+from fedi.cli.context import fail, migrated_connection, settings_from
 from keys.keypairs import KeyVault
 from keys.queries import keys_of_actor
 from keys.store import rotate_key
@@ -45,6 +46,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     listing = keys.add_parser("list", help="a department's keys, active and retired")
     listing.add_argument("department")
     listing.set_defaults(handler=run_keys_list)
+    generate = keys.add_parser(
+        "generate", help="make now the key pairs of departments without one (the worker makes them in the background)"
+    )
+    generate.add_argument("--processes", type=int, metavar="N", help="processes generating keys (default: one per core)")
+    generate.set_defaults(handler=run_keys_generate)
     apply = admin.add_parser(
         "apply", help="make departments, staff and memberships exactly what a TOML file describes"
     )
@@ -52,6 +58,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "file", type=Path, help="TOML file of [[department]] and [[staff]] tables: the complete desired state"
     )
     apply.add_argument("--dry-run", action="store_true", help="print the changes without making them")
+    apply.add_argument(
+        "--wait-for-keys", action="store_true",
+        help="generate the new departments' key pairs before returning instead of leaving them to the worker",
+    )
     apply.set_defaults(handler=run_apply)
 
 
@@ -87,12 +97,36 @@ async def run_apply(args: argparse.Namespace) -> int:
     async with migrated_connection(settings) as conn:
         async with conn.transaction():
             plan = await plan_provisioning(conn, desired, str(args.file))
-            departments = [] if args.dry_run else await apply_plan(conn, settings, plan)
+            if not args.dry_run:
+                await apply_plan(conn, settings, plan)
         for line in render_plan(plan):
             print(line)
         if args.dry_run:
             print("dry run: nothing was changed")
             return 0
-        made = await ensure_department_keys(conn, KeyVault(settings.secret_key), departments)
-    print(f"applied; {made} key pair(s) generated")
+        if args.wait_for_keys:
+            print(f"applied; {await generate_pending_keys(conn, KeyVault(settings.secret_key))} key pair(s) generated")
+        else:
+            print(pending_keys_line(await count_pending(conn)))
+    return 0
+
+
+def pending_keys_line(pending: int) -> str:
+    """``applied; 3 key pair(s) pending: ...`` (the worker makes them, or ``keys generate`` now)."""
+    if not pending:
+        return "applied; 0 key pair(s) pending"
+    return (
+        f"applied; {pending} key pair(s) pending: `fedi worker` (or `fedi serve`) generates them in the background, "
+        "`fedi admin keys generate` does it now"
+    )
+
+
+async def run_keys_generate(args: argparse.Namespace) -> int:
+    """Generate every missing department key pair in a process pool; print how many were made."""
+    if args.processes is not None and args.processes < 1:
+        fail(f"--processes must be at least 1 (got {args.processes})")
+    settings = settings_from(args)
+    async with migrated_connection(settings) as conn:
+        made = await generate_pending_keys(conn, KeyVault(settings.secret_key), args.processes)
+    print(f"{made} key pair(s) generated")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -12,7 +13,6 @@ from typing import Any, NoReturn
 import asyncpg
 
 from fedi.database import connect
-from fedi.embedded import start_embedded_postgres
 from fedi.migrate import migrate
 from fedi.settings import Settings, load_settings
 
@@ -22,7 +22,11 @@ USAGE_ERROR = 2
 
 
 class Database:
-    """The database URL in use, and the embedded server's handle when there is one."""
+    """The database URL in use, and the embedded server's handle when there is one.
+
+    The embedded server's package (and psutil, platformdirs) is imported only when it is used: a
+    deployment with DATABASE_URL does not carry it in every long-running process.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.embedded: Any = None
@@ -30,7 +34,8 @@ class Database:
             self.url = settings.database_url
         else:
             log.warning("DATABASE_URL is not set: using the embedded PostgreSQL in %s", settings.data_dir)
-            self.url, self.embedded = start_embedded_postgres(settings.data_dir)
+            embedded = importlib.import_module("fedi.embedded")
+            self.url, self.embedded = embedded.start_embedded_postgres(settings.data_dir)
 
     def close(self) -> None:
         """Release the embedded server (it stops when no other fedi process uses it)."""

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import asyncpg
 import uvicorn
+import uvloop
 from starlette.applications import Starlette
 
 from actors import queries
@@ -42,6 +43,10 @@ from keys.keypairs import KeyVault
 log = logging.getLogger(__name__)
 
 GRACEFUL_TIMEOUT = 30.0
+# The event loop and HTTP parser (bench/common.py's hello-world baseline is served with the same):
+# uvloop and httptools answer a GET in about two thirds of the CPU time of asyncio's loop and h11.
+LOOP = "uvloop"
+HTTP = "httptools"
 QUEUE_WORKER_VARIABLE = "FEDI_SERVE_QUEUE_WORKER"  # set for the processes of `serve --workers N`
 
 DEMO_DEPARTMENT = {
@@ -74,7 +79,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
             help=f"on SIGTERM, how long requests in flight may take to finish (default {GRACEFUL_TIMEOUT:.0f})",
         )
         parser.add_argument("--log-format", choices=FORMATS, help="json (default when not a terminal) or text (FEDI_LOG_FORMAT)")
-        parser.set_defaults(handler=handler)
+        parser.set_defaults(handler=handler, loop_factory=uvloop.new_event_loop)
 
 
 async def run_serve(args: argparse.Namespace) -> int:
@@ -153,6 +158,8 @@ async def serve(
             server_header=False,
             log_config=None,
             access_log=False,  # fedi.request_ids logs each request
+            loop=LOOP,  # the processes of --workers N; one process runs on the command's loop (loop_factory)
+            http=HTTP,
             timeout_graceful_shutdown=graceful,
         )
         if workers > 1:

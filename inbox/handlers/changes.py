@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.remote_documents import ACTOR_TYPES, object_id
+from actors.remote_documents import ACTOR_TYPES, has_type, object_id
 from inbox.handlers import actors, notes
 from inbox.handlers.context import Activity, Context
 
@@ -10,7 +10,7 @@ from inbox.handlers.context import Activity, Context
 async def handle_update(ctx: Context, activity: Activity) -> None:
     """An Update of the sender itself (profile) or of one of its posts (edit)."""
     obj = activity.get("object")
-    if object_id(obj) == ctx.actor_uri or (isinstance(obj, dict) and obj.get("type") in ACTOR_TYPES):
+    if object_id(obj) == ctx.actor_uri or (isinstance(obj, dict) and has_type(obj, ACTOR_TYPES)):
         await actors.handle_update_actor(ctx, activity)
     else:
         await notes.handle_update_note(ctx, activity)

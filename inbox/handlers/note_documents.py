@@ -49,7 +49,10 @@ def visibility(to: list[str], cc: list[str], followers_url: str | None) -> str:
 
 def _http_url(value: Any) -> str | None:
     url = link_href(value)
-    return url if url and urlsplit(url).scheme in ("https", "http") else None
+    try:
+        return url if url and urlsplit(url).scheme in ("https", "http") else None
+    except ValueError:  # not a URL at all (an unbalanced "[" in its host)
+        return None
 
 
 def _text(value: Any, limit: int = MAX_TEXT) -> str:

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from actors.queries import Actor
-from actors.remote_documents import object_id
+from actors.remote_documents import has_type, object_id
 from inbox import queries
 from inbox.handlers.context import Activity, Context
 from inbox.handlers.note_documents import NOTE_TYPES, as_list, mention_uris, parse_post
@@ -76,11 +76,11 @@ async def store_note(ctx: Context, note: dict[str, Any], author: Actor) -> bool:
 async def _sender_note(ctx: Context, activity: Activity) -> dict[str, Any] | None:
     """The activity's post (fetched when referenced) if it is one and the sender wrote it; else logged and None."""
     obj = activity.get("object")
-    if isinstance(obj, dict) and obj.get("type") not in NOTE_TYPES:
+    if isinstance(obj, dict) and not has_type(obj, NOTE_TYPES):
         log.info("%s %s of a %r: not a post, ignored", activity["type"], activity["id"], obj.get("type"))
         return None
     note = await ctx.own_object(obj)
-    if note is None or note.get("type") not in NOTE_TYPES:
+    if note is None or not has_type(note, NOTE_TYPES):
         log.info("%s %s: the object is not a post of the sender's", activity["type"], activity["id"])
         return None
     authors = [object_id(a) for a in as_list(note.get("attributedTo"))]

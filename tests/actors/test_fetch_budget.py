@@ -108,7 +108,7 @@ async def test_an_inbox_item_needing_more_fetches_fails_for_good(
         "content": "<p>@library hello</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"],
     }
     create = peer.activity(alice, "Create", note_url)
-    assert await peer.deliver(http, alice, f"{instance.base_url}/users/library/inbox", create) == (202, None)
+    assert await peer.deliver(http, alice, f"{instance.base_url}/users/library/inbox", create, host="city.example") == (202, None)
 
     services = instance.services
     task = InboxTask(services.pool, services.resolver, services.settings, fetch_budget=1)

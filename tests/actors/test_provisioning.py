@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
 from actors import queries
 from actors.departments import get_department, insert_department
+from actors.key_generation import KeyGenerationTask, count_pending, generate_pending_keys, pending_departments
 from actors.provisioning import (
     MembershipKey,
     Plan,
     Update,
     apply_plan,
-    ensure_department_keys,
     plan_provisioning,
     render_plan,
 )
 from actors.provisioning_file import ProvisioningFileError, parse_provisioning_file
 from actors.staff import add_staff, grant_membership
 from actors.validation import department_input
+from fedi.database import connect, create_pool
 from fedi.settings import Settings
-from keys.keypairs import KeyVault
+from fedi.worker import WAKE_CHANNEL, Worker
+from keys.keypairs import KeyVault, public_pem
 from keys.queries import keys_of_actor
+from keys.store import lock_for_generation, store_first_key
 
 CITY = """
 [[department]]
@@ -280,17 +285,73 @@ async def test_plan_alone_writes_nothing(conn: asyncpg.Connection, settings: Set
     assert await snapshot(conn) == before
 
 
-async def test_keys_are_made_after_the_transaction_for_departments_without_one(
-    conn: asyncpg.Connection, settings: Settings, vault: KeyVault
+async def test_apply_leaves_keys_to_the_worker_task(
+    conn: asyncpg.Connection, settings: Settings, vault: KeyVault, database_url: str
 ) -> None:
-    desired = parse_provisioning_file(CITY)
-    async with conn.transaction():
-        departments = await apply_plan(conn, settings, await plan_provisioning(conn, desired))
-    assert [d.username for d in departments] == ["library", "museum", "parks"]
-    assert await ensure_department_keys(conn, vault, departments) == 3
-    assert await ensure_department_keys(conn, vault, departments) == 0
-    keys = await keys_of_actor(conn, departments[0].id)
+    await provision(conn, settings, CITY)
+    assert await conn.fetchval("SELECT count(*) FROM keys") == 0
+    assert await count_pending(conn) == 3
+    pool = await create_pool(database_url, max_size=2)
+    try:
+        task = KeyGenerationTask(pool, vault)
+        assert await Worker(pool, [task]).run_until_idle() == 3
+        assert await Worker(pool, [task]).run_until_idle() == 0
+    finally:
+        await pool.close()
+    assert await count_pending(conn) == 0
+    library = await get_department(conn, "library")
+    keys = await keys_of_actor(conn, library.id)
     assert [k.key_id for k in keys] == ["https://city.example/users/library#main-key"]
+    assert keys[0].private_key_encrypted is not None
+    assert public_pem(vault.decrypt(bytes(keys[0].private_key_encrypted))) == keys[0].public_key_pem
+
+
+async def test_committing_new_departments_wakes_the_worker(
+    conn: asyncpg.Connection, settings: Settings, database_url: str
+) -> None:
+    listener = await connect(database_url)
+    woken: list[str] = []
+    try:
+        await listener.add_listener(WAKE_CHANNEL, lambda *args: woken.append(args[2]))
+        await provision(conn, settings, '[[department]]\nusername = "library"\n')
+        await listener.execute("SELECT 1")  # notifications arrive with the next message
+        assert woken == [WAKE_CHANNEL]
+        await provision(conn, settings, '[[department]]\nusername = "library"\narea = "Culture"\n')
+        await listener.execute("SELECT 1")
+        assert woken == [WAKE_CHANNEL]  # no new department, nothing to wake the worker for
+    finally:
+        await listener.close()
+
+
+async def test_keys_generated_now_wait_for_those_the_worker_is_making(
+    conn: asyncpg.Connection, settings: Settings, vault: KeyVault, database_url: str
+) -> None:
+    await provision(conn, settings, CITY)
+    museum = await get_department(conn, "museum")
+    worker_side = await connect(database_url)
+    try:
+        async with worker_side.transaction():  # the worker is generating the museum's key
+            assert await lock_for_generation(worker_side, [museum.id]) == {museum.id}
+            assert [p.username for p in await pending_departments(conn)] == ["library", "parks"]
+            made = asyncio.create_task(generate_pending_keys(conn, vault))
+            while await count_pending(worker_side) > 1:
+                await asyncio.sleep(0.05)
+            assert not made.done()  # the museum's key is awaited, not generated twice
+            await store_first_key(worker_side, museum.id, museum.uri, vault.generate())
+        assert await made == 2
+    finally:
+        await worker_side.close()
+    assert await count_pending(conn) == 0
+    assert await conn.fetchval("SELECT count(*) FROM keys") == 3
+    assert await generate_pending_keys(conn, vault) == 0
+
+
+async def test_deleted_departments_get_no_key(conn: asyncpg.Connection, settings: Settings, vault: KeyVault) -> None:
+    await provision(conn, settings, CITY)
+    await provision(conn, settings, '[[department]]\nusername = "parks"\n')
+    assert [p.username for p in await pending_departments(conn)] == ["parks"]
+    assert await generate_pending_keys(conn, vault) == 1
+    assert await conn.fetchval("SELECT count(*) FROM keys") == 1
 
 
 async def test_apply_uses_a_few_statements_whatever_the_size(conn: asyncpg.Connection, settings: Settings) -> None:

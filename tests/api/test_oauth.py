@@ -13,7 +13,7 @@ import pytest
 from actors.queries import LocalActor, Staff
 from actors.staff import revoke_membership
 from api.oauth.pkce import s256_challenge
-from api.tokens import hash_secret
+from api.tokens import hash_secret, issue_token
 from tests.api.browser import OOB, authorize, browser, open_authorize, submit
 from tests.api.conftest import CALLBACK, PASSWORD, Login, bearer, exchange, make_staff, register_app
 
@@ -482,3 +482,30 @@ async def test_authorization_server_metadata(server: str, http: aiohttp.ClientSe
     assert set(metadata["grant_types_supported"]) == {"authorization_code", "client_credentials", "refresh_token"}
     assert metadata["scopes_supported"][:5] == ["read", "write", "follow", "push", "profile"]
     assert "write:statuses" in metadata["scopes_supported"]
+
+
+async def test_a_tokens_last_use_is_written_at_most_once_a_minute(
+    server: str, http: aiohttp.ClientSession, conn: asyncpg.Connection, clerk: Staff, library: LocalActor
+) -> None:
+    token = await issue_token(conn, scopes="read", staff_id=clerk.id, actor_id=library.id)
+
+    async def last_used() -> Any:
+        return await conn.fetchval("SELECT last_used_at FROM oauth_tokens WHERE id = $1", token.id)
+
+    async def verify(expected: int = 200) -> None:
+        async with http.get(f"{server}/api/v1/accounts/verify_credentials", headers=bearer(token.access_token)) as response:
+            assert response.status == expected, await response.text()
+
+    assert await last_used() is None
+    await verify()
+    first = await last_used()
+    assert first is not None
+    await verify()
+    assert await last_used() == first  # used again within the minute: nothing written
+    await conn.execute("UPDATE oauth_tokens SET last_used_at = now() - interval '2 minutes' WHERE id = $1", token.id)
+    stale = await last_used()
+    await verify()
+    assert await last_used() > stale
+    await conn.execute("UPDATE oauth_tokens SET last_used_at = NULL, revoked_at = now() WHERE id = $1", token.id)
+    await verify(401)
+    assert await last_used() is None  # a revoked token's use is not recorded

@@ -13,7 +13,7 @@ from actors.departments import create_department, insert_department
 from actors.staff import add_staff, grant_membership
 from actors.validation import department_input
 from fedi.settings import Settings
-from keys.keypairs import KeyVault
+from keys.keypairs import KeyVault, public_pem
 from keys.queries import keys_of_actor
 from tests.conftest import FediCommand
 from tests.processes import Result, refused
@@ -193,10 +193,20 @@ async def test_apply(fedi: Fedi, conn: asyncpg.Connection, tmp_path: Path) -> No
     assert await queries.all_local_actors(conn) == []
 
     applied = await fedi("apply", str(path))
-    assert applied.lines[-1] == "applied; 2 key pair(s) generated", applied.err
+    assert applied.lines[-1] == (
+        "applied; 2 key pair(s) pending: `fedi worker` (or `fedi serve`) generates them in the background, "
+        "`fedi admin keys generate` does it now"
+    ), applied.err
     assert [d.username for d in await queries.list_departments(conn)] == ["library", "parks"]
-    assert await conn.fetchval("SELECT count(*) FROM keys WHERE retired_at IS NULL") == 2
+    assert await conn.fetchval("SELECT count(*) FROM keys") == 0
     assert len(await queries.memberships(conn)) == 2
+    listed = await fedi("keys", "list", "parks")
+    assert listed.lines == ["department parks has no key yet (one is made when it is first needed)"]
+
+    generated = await fedi("keys", "generate")
+    assert generated.lines == ["2 key pair(s) generated"], generated.err
+    assert await conn.fetchval("SELECT count(*) FROM keys WHERE retired_at IS NULL") == 2
+    assert (await fedi("keys", "generate")).lines == ["0 key pair(s) generated"]
 
     path.write_text(CITY.replace('area = "Culture"', 'area = "Libraries"'))
     again = await fedi("apply", str(path))
@@ -204,7 +214,7 @@ async def test_apply(fedi: Fedi, conn: asyncpg.Connection, tmp_path: Path) -> No
         "update department library: area",
         "departments: 0 created, 1 updated, 1 unchanged, 0 removed; staff: 0 created, 0 updated, 1 unchanged, "
         "0 removed; memberships: 0 created, 0 updated, 2 unchanged, 0 removed",
-        "applied; 0 key pair(s) generated",
+        "applied; 0 key pair(s) pending",
     ]
 
     before = await snapshot(conn)
@@ -222,4 +232,19 @@ async def test_apply(fedi: Fedi, conn: asyncpg.Connection, tmp_path: Path) -> No
     ):
         assert problem in bad.err
     refused(await fedi("apply", str(tmp_path / "missing.toml")), f"{tmp_path / 'missing.toml'}: 1 problem")
+    refused(await fedi("keys", "generate", "--processes", "0"), "--processes must be at least 1 (got 0)")
     assert await snapshot(conn) == before
+
+
+async def test_apply_waiting_for_keys(fedi: Fedi, conn: asyncpg.Connection, vault: KeyVault, tmp_path: Path) -> None:
+    path = tmp_path / "city.toml"
+    path.write_text(CITY)
+    applied = await fedi("apply", str(path), "--wait-for-keys")
+    assert applied.status == 0, applied.err
+    assert applied.lines[-1] == "applied; 2 key pair(s) generated"
+    for department in await queries.list_departments(conn):
+        keys = await keys_of_actor(conn, department.id)
+        assert [k.key_id for k in keys] == [f"{department.uri}#main-key"]
+        assert keys[0].private_key_encrypted is not None
+        assert public_pem(vault.decrypt(bytes(keys[0].private_key_encrypted))) == keys[0].public_key_pem
+    assert (await fedi("apply", str(path), "--wait-for-keys")).lines[-1] == "applied; 0 key pair(s) generated"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from fedi.logs import JsonFormatter, RequestIdFilter, TextFormatter, choose_format, request_id
+from fedi.logs import BatchingStreamHandler, JsonFormatter, RequestIdFilter, TextFormatter, choose_format, log_access, request_id
 from fedi.request_ids import accepted_request_id
 
 
@@ -105,3 +106,54 @@ def test_the_format_is_json_unless_at_a_terminal() -> None:
     with pytest.raises(ValueError):
         choose_format("xml", io.StringIO())
     assert accepted_request_id("abc-1") == "abc-1"
+
+
+async def test_lines_of_one_loop_turn_are_written_together_and_in_order() -> None:
+    class Recording(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes: list[str] = []
+
+        def write(self, text: str) -> int:
+            self.writes.append(text)
+            return super().write(text)
+
+    stream = Recording()
+    handler = BatchingStreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("fedi.tests.batching")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("one")
+        logger.info("two")
+        assert stream.writes == []  # written when this turn of the loop ends
+        await asyncio.sleep(0)
+        assert len(stream.writes) == 1
+        assert [line["message"] for line in lines(stream)] == ["one", "two"]
+        logger.info("three")
+        logger.warning("four")  # warnings and errors are written at once, after what was waiting
+        assert [line["message"] for line in lines(stream)] == ["one", "two", "three", "four"]
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    handler.flush()
+
+
+def test_outside_an_event_loop_lines_are_written_at_once() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    record = logging.LogRecord("fedi.worker", logging.INFO, __file__, 1, "started", (), None)
+    handler.handle(record)
+    assert [line["message"] for line in lines(stream)] == ["started"]
+
+
+async def test_access_lines_carry_their_fields_and_the_request_id(captured: io.StringIO) -> None:
+    log_access("GET", "/users/library", 200, 1.5, "req-7")
+    line = next(line for line in lines(captured) if line["logger"] == "fedi.access")
+    assert {k: line[k] for k in ("level", "message", "method", "path", "status", "duration_ms", "request_id")} == {
+        "level": "INFO", "message": "GET /users/library 200", "method": "GET", "path": "/users/library",
+        "status": 200, "duration_ms": 1.5, "request_id": "req-7",
+    }

@@ -152,3 +152,44 @@ async def test_a_slow_task_does_not_hold_up_another(pool: asyncpg.Pool) -> None:
     stop.set()
     await asyncio.wait_for(running, 5)
     assert slow.done == ["stuck"]
+
+
+async def test_run_forever_streams_past_a_slow_item_and_never_claims_more_than_the_window(pool: asyncpg.Pool) -> None:
+    released = asyncio.Event()
+
+    class Counting(ListTask):
+        """Tracks how many items are claimed and not finished; "stuck" waits until released."""
+
+        def __init__(self, items: list[str]) -> None:
+            super().__init__(items, concurrency=2)
+            self.outstanding = 0
+            self.most_outstanding = 0
+
+        async def claim(self, limit: int) -> Sequence[str]:
+            taken = await super().claim(limit)
+            self.outstanding += len(taken)
+            self.most_outstanding = max(self.most_outstanding, self.outstanding)
+            return taken
+
+        async def process(self, item: str) -> None:
+            if item == "stuck":
+                await released.wait()
+            await super().process(item)
+            self.outstanding -= 1
+
+    task = Counting(["stuck"] + [f"i{n}" for n in range(20)])
+    worker = Worker(pool, [task], batch_size=4, idle_seconds=30)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_forever(stop))
+    try:
+        for _ in range(250):
+            if len(task.done) == 20:
+                break
+            await asyncio.sleep(0.02)
+        assert sorted(task.done) == sorted(f"i{n}" for n in range(20))  # not held back until "stuck" is done
+        assert task.most_outstanding <= 4 and task.peak == 1  # the other of the two slots is the stuck item's
+    finally:
+        released.set()
+        stop.set()
+        await asyncio.wait_for(running, 5)
+    assert "stuck" in task.done

@@ -50,11 +50,11 @@ def inbox_url(server: str, library: LocalActor) -> str:
 
 
 @pytest.fixture
-def deliver(http: aiohttp.ClientSession, peer: RemotePeer, alice: PeerUser, inbox_url: str) -> Deliver:
-    """POST an activity to the department's inbox, signed as ``user`` (alice by default)."""
+def deliver(http: aiohttp.ClientSession, peer: RemotePeer, alice: PeerUser, inbox_url: str, settings: Settings) -> Deliver:
+    """POST an activity to the department's inbox (addressed to our domain), signed as ``user`` (alice by default)."""
 
     async def send(activity: dict[str, Any], user: PeerUser | None = None, url: str | None = None) -> tuple[int, Any]:
-        return await peer.deliver(http, user or alice, url or inbox_url, activity)
+        return await peer.deliver(http, user or alice, url or inbox_url, activity, host=settings.domain)
 
     return send
 

@@ -35,6 +35,8 @@ REMOTE_HOSTS = (
 # The local user of the captured payloads becomes the department; the local host becomes ours.
 LOCAL_USERS = ("http://localtesting.pleroma.lol/users/lain", "https://testing.pleroma.lol/users/lain")
 LOCAL_HOSTS = ("http://localtesting.pleroma.lol", "https://testing.pleroma.lol", "https://pleroma.local.live")
+# The domain of the test settings (tests/conftest.py): signed requests are addressed to it.
+LOCAL_DOMAIN = "city.example"
 # Tables the inbox writes to (directly or through handlers), counted before and after a refused request.
 TABLES = (
     "inbox_items", "posts", "post_mentions", "interactions", "follows", "blocks", "reports",
@@ -58,12 +60,12 @@ def load_fixture(name: str, user: PeerUser, department: Actor, base_url: str, pe
 
 def sign(
     user: PeerUser, url: str, body: bytes, *, date: datetime | None = None, digest_of: bytes | None = None,
-    content_type: str = ACTIVITY_JSON,
+    content_type: str = ACTIVITY_JSON, host: str = LOCAL_DOMAIN,
 ) -> dict[str, str]:
-    """Headers of a POST signed as Mastodon signs (httpsig), with a chosen Date or a digest of other bytes."""
+    """Headers of a POST to our server signed as Mastodon signs (httpsig), with a chosen Date, Host or digest."""
     digest_body = body if digest_of is None else digest_of
     headers = {
-        "Host": urlsplit(url).netloc,
+        "Host": host,
         "Date": format_datetime(date or datetime.now(timezone.utc), usegmt=True),
         "Digest": "SHA-256=" + base64.b64encode(hashlib.sha256(digest_body).digest()).decode(),
         "Content-Type": content_type,

@@ -2,7 +2,8 @@
 
 Blocked senders are refused with 403 before any key is fetched or row written; what they queued
 before the block is dropped unapplied; nothing goes out to them and nothing is fetched from them.
-A host sending faster than ``FEDI_INBOX_RATE_LIMIT`` allows is answered 429 with ``Retry-After``.
+A host sending faster than ``FEDI_INBOX_RATE_LIMIT`` allows is answered 429 with ``Retry-After``; so is
+an address whose requests keep being refused, and made-up key ids fetch little from their host.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import pytest
 import trustme
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from actors.blocks import Blocked, block_actor, block_domain, blocked_among, normalize_domain, unblock_domain
+from actors.blocks import (
+    Blocked, block_actor, block_domain, blocked_among, normalize_domain, unblock_domain,
+)
 from actors.errors import Conflict, ValidationError
 from actors.follows import record_follow
 from actors.queries import LocalActor
-from actors.remote import ActorResolver
+from actors.remote import ActorResolver, FetchAllowance
 from fedi.errors import SettingsError
 from fedi.settings import Settings, load_settings
 from inbox.rate_limits import HostRateLimiter
@@ -31,7 +34,7 @@ from outbox.posts import publish_post
 from tests.conftest import TEST_SECRET
 from tests.factories import citizen
 from tests.inbox.conftest import Deliver
-from tests.inbox.support import item_state, post, row_counts
+from tests.inbox.support import LOCAL_DOMAIN, item_state, post, row_counts, sign
 from tests.outbox.sinks import note_activity
 from tests.peers import PeerUser, RemotePeer, running_peer
 from tests.servers import RunningInstance, running_server, trusting_http_client_factory
@@ -244,7 +247,7 @@ def test_the_limiter_forgets_idle_hosts_and_keeps_a_bounded_number() -> None:
 
 def test_the_rate_limit_setting() -> None:
     base = {"domain": "city.example", "secret_key": TEST_SECRET}
-    assert load_settings(environ={}, **base).inbox_rate_limit == (300, 60)
+    assert load_settings(environ={}, **base).inbox_rate_limit == (1200, 60)
     assert load_settings(environ={"FEDI_INBOX_RATE_LIMIT": "20/10s"}, **base).inbox_rate_limit == (20, 10)
     assert load_settings(environ={"FEDI_INBOX_RATE_LIMIT": "off"}, **base).inbox_rate_limit is None
     for bad in ("fast", "10", "0/60", "10/0", "-1/60"):
@@ -274,10 +277,12 @@ async def test_a_host_over_its_rate_limit_gets_429_and_nothing_is_stored(
 ) -> None:
     url = f"{limited.base_url}/users/library/inbox"
     for _ in range(3):
-        assert await peer.deliver(http, alice, url, peer.activity(alice, "Like", f"{library.uri}/statuses/1")) == (202, None)
+        like = peer.activity(alice, "Like", f"{library.uri}/statuses/1")
+        assert await peer.deliver(http, alice, url, like, host=LOCAL_DOMAIN) == (202, None)
+    await limited.services.resolver.get_actor(bob.uri)  # the signature is checked before the host is charged
     before = await row_counts(conn)
     body = json.dumps(peer.activity(bob, "Follow", library.uri)).encode()  # same host, another user
-    async with http.post(url, data=body, headers=peer.signed_headers(bob, url, body)) as response:
+    async with http.post(url, data=body, headers=peer.signed_headers(bob, url, body, LOCAL_DOMAIN)) as response:
         assert response.status == 429
         wait = int(response.headers["Retry-After"])
         answer = await response.json()
@@ -285,4 +290,86 @@ async def test_a_host_over_its_rate_limit_gets_429_and_nothing_is_stored(
     assert answer == {"error": f"rate limit: too many activities from {peer.host}; retry in {wait} s"}
     assert await row_counts(conn) == before
     carol = other_peer.users["carol"]
-    assert await other_peer.deliver(http, carol, url, other_peer.activity(carol, "Follow", library.uri)) == (202, None)
+    follow = other_peer.activity(carol, "Follow", library.uri)
+    assert await other_peer.deliver(http, carol, url, follow, host=LOCAL_DOMAIN) == (202, None)
+
+
+async def test_forged_requests_spend_their_senders_allowance_not_the_named_hosts(
+    conn: asyncpg.Connection, http: aiohttp.ClientSession, limited: RunningInstance, library: LocalActor,
+    peer: RemotePeer, alice: PeerUser, rsa_keys: list[rsa.RSAPrivateKey],
+) -> None:
+    """Requests naming alice's key but signed by someone else count against the address they come from."""
+    url = f"{limited.base_url}/users/library/inbox"
+    impostor = PeerUser(alice.username, alice.uri, rsa_keys[2], alice.document)
+    forger = {"X-Forwarded-For": "203.0.113.7"}  # loopback is a trusted proxy by default
+    for n in range(3):
+        body = json.dumps(peer.activity(alice, "Like", f"{library.uri}/statuses/{n}")).encode()
+        status, answer = await post(http, url, body, sign(impostor, url, body) | forger)
+        assert status == 401 and answer["error"].startswith("signature: bad_signature: ")
+    body = json.dumps(peer.activity(alice, "Like", f"{library.uri}/statuses/9")).encode()
+    async with http.post(url, data=body, headers=sign(impostor, url, body) | forger) as response:
+        assert response.status == 429
+        wait = int(response.headers["Retry-After"])
+        assert await response.json() == {"error": f"rate limit: too many refused requests from 203.0.113.7; retry in {wait} s"}
+    before = await row_counts(conn)
+    honest = {"X-Forwarded-For": "198.51.100.2"}
+    for n in range(3):  # alice's host still has its whole allowance
+        like = peer.activity(alice, "Like", f"{library.uri}/statuses/{n}")
+        body = json.dumps(like).encode()
+        assert (await post(http, url, body, sign(alice, url, body) | honest))[0] == 202
+    assert (await row_counts(conn))["inbox_items"] == before["inbox_items"] + 3
+    body = json.dumps(peer.activity(alice, "Like", f"{library.uri}/statuses/3")).encode()
+    status, answer = await post(http, url, body, sign(alice, url, body) | honest)
+    assert status == 429 and answer["error"].startswith(f"rate limit: too many activities from {peer.host}; ")
+
+
+async def test_made_up_key_ids_make_at_most_the_allowance_of_fetches_from_their_host(
+    resolver: ActorResolver, peer: RemotePeer, alice: PeerUser
+) -> None:
+    resolver.key_fetches = FetchAllowance(limit=3, seconds=60)
+    for n in range(6):
+        assert await resolver.lookup_key(f"{peer.base_url}/keys/forged-{n}", False) is None
+    assert fetches(peer) == [f"/keys/forged-{n}" for n in range(3)]
+    assert (await resolver.lookup_key(alice.key_id, False)) is None  # the allowance is per host, and it is spent
+    assert fetches(peer) == [f"/keys/forged-{n}" for n in range(3)]
+
+
+def test_a_fetch_allowance_renews_each_window() -> None:
+    now = [0.0]
+    allowance = FetchAllowance(limit=2, seconds=60, clock=lambda: now[0])
+    assert [allowance.take("a.example") for _ in range(3)] == [True, True, False]
+    assert allowance.take("b.example")
+    now[0] = 59.0
+    assert not allowance.take("a.example")
+    now[0] = 60.0
+    assert allowance.take("a.example") and allowance.take("a.example") and not allowance.take("a.example")
+
+
+async def test_the_inbox_block_snapshot_matches_the_database(
+    conn: asyncpg.Connection, settings: Settings, resolver: ActorResolver
+) -> None:
+    await block_domain(conn, "spam.example")
+    await block_domain(conn, "xn--bcher-kva.example")
+    await block_domain(conn, "[2001:db8::1]")
+    await block_actor(conn, "https://fine.example/users/troll", settings.domain)
+    uris = [
+        "https://spam.example/users/a", "https://SOCIAL.Spam.Example.:8443/x", "https://user:pw@spam.example/x",
+        "https://notspam.example/a", "https://spam.example.org/a", "https://xn--bcher-kva.example/u",
+        "https://fine.example/users/troll", "https://fine.example/users/troll2", "https://fine.example/users/TROLL",
+        "http://[2001:db8::1]:8080/a", "http://[2001:db8::2]/a", "not a url", "mailto:spam.example", "",
+        "https://spam.example?x", "https://example/", "HTTPS://a.spam.example#k",
+    ]
+    snapshot = await resolver.blocks.snapshot()
+    for uri in uris:
+        assert snapshot.first_blocked([uri]) == await blocked_among(conn, [uri]), uri
+
+
+async def test_a_block_made_in_this_process_applies_to_the_inbox_at_once(
+    deliver: Deliver, conn: asyncpg.Connection, peer: RemotePeer, alice: PeerUser, library: LocalActor
+) -> None:
+    assert (await deliver(peer.activity(alice, "Like", f"{library.uri}/statuses/1")))[0] == 202
+    await block_domain(conn, peer.name)
+    status, answer = await deliver(peer.activity(alice, "Like", f"{library.uri}/statuses/2"))
+    assert status == 403 and answer["error"].startswith("blocked: ")
+    await unblock_domain(conn, peer.name)
+    assert (await deliver(peer.activity(alice, "Like", f"{library.uri}/statuses/3")))[0] == 202

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -15,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from actors.queries import LocalActor
 from keys.signing import sign_request_rfc9421
 from tests.inbox.conftest import Deliver
-from tests.inbox.support import FIXTURES, item_state, post, row_counts, sign
+from tests.inbox.support import FIXTURES, LOCAL_DOMAIN, item_state, post, row_counts, sign
 from tests.peers import ACTIVITY_JSON, PeerUser, RemotePeer
 from tests.servers import RunningInstance
 
@@ -89,8 +91,9 @@ async def test_an_rfc9421_signature_is_accepted_too(
 ) -> None:
     like = fixture("mastodon-like")
     body = json.dumps(like).encode()
-    headers = sign_request_rfc9421("POST", inbox_url, {"Content-Type": ACTIVITY_JSON}, body, alice.key_id, alice.private_key)
-    status, _ = await post(http, inbox_url, body, headers)
+    addressed = urlsplit(inbox_url)._replace(netloc=LOCAL_DOMAIN).geturl()  # as the sender knows our inbox
+    headers = sign_request_rfc9421("POST", addressed, {"Content-Type": ACTIVITY_JSON}, body, alice.key_id, alice.private_key)
+    status, _ = await post(http, inbox_url, body, {**headers, "Host": LOCAL_DOMAIN})
     assert status == 202 and await item_state(conn, like["id"]) is not None
 
 
@@ -262,3 +265,87 @@ async def test_a_wrong_content_type_is_415(http: aiohttp.ClientSession, fixture:
     status, answer = await post(http, inbox_url, body, sign(alice, inbox_url, body, content_type="text/plain"))
     refused(status, answer, 415, "content type: text/plain is not application/activity+json")
 
+
+
+# The Host a request was signed for.
+
+
+async def test_a_request_signed_for_another_server_is_401(
+    http: aiohttp.ClientSession, fixture: Fixture, inbox_url: str, alice: PeerUser, unchanged: None
+) -> None:
+    """A signed delivery made for another server, replayed to us within its Date window, is refused."""
+    body = json.dumps(fixture("mastodon-follow")).encode()
+    status, answer = await post(http, inbox_url, body, sign(alice, inbox_url, body, host="other.example"))
+    refused(status, answer, 401, "signature: wrong_host: the request is addressed to other.example, not to this server (city.example)")
+
+
+async def test_the_host_named_by_a_trusted_proxy_is_the_one_checked(
+    http: aiohttp.ClientSession, fixture: Fixture, inbox_url: str, alice: PeerUser, conn: asyncpg.Connection
+) -> None:
+    """Behind the proxy (loopback is trusted by default) X-Forwarded-Host is the Host the sender signed."""
+    follow = fixture("mastodon-follow")
+    body = json.dumps(follow).encode()
+    headers = sign(alice, inbox_url, body) | {"Host": urlsplit(inbox_url).netloc, "X-Forwarded-Host": LOCAL_DOMAIN}
+    assert (await post(http, inbox_url, body, headers))[0] == 202
+    assert await item_state(conn, follow["id"]) is not None
+    replay = fixture("mastodon-like")
+    body = json.dumps(replay).encode()
+    headers = sign(alice, inbox_url, body, host="other.example") | {"X-Forwarded-Host": "other.example"}
+    status, answer = await post(http, inbox_url, body, headers)
+    refused(status, answer, 401, "signature: wrong_host: ")
+    assert await item_state(conn, replay["id"]) is None
+
+
+async def test_the_default_port_may_be_written_in_the_host(
+    http: aiohttp.ClientSession, fixture: Fixture, inbox_url: str, alice: PeerUser, conn: asyncpg.Connection
+) -> None:
+    like = fixture("mastodon-like")
+    body = json.dumps(like).encode()
+    assert (await post(http, inbox_url, body, sign(alice, inbox_url, body, host=f"{LOCAL_DOMAIN}:80")))[0] == 202
+    assert await item_state(conn, like["id"]) is not None
+
+
+# Storing many at once.
+
+
+async def test_concurrent_deliveries_are_each_stored_once_before_their_202(
+    deliver: Deliver, peer: RemotePeer, alice: PeerUser, bob: PeerUser, library: LocalActor, conn: asyncpg.Connection
+) -> None:
+    """Many requests at once share transactions; every 202 means stored, and a repeat among them is kept once."""
+    likes = [peer.activity(alice if n % 2 else bob, "Like", f"{library.uri}/statuses/{n}") for n in range(40)]
+    sent = likes + likes[:10]  # ten of them twice, at the same time
+    answers = await asyncio.gather(*(deliver(like, alice if n % 2 else bob) for n, like in enumerate(sent)))
+    assert answers == [(202, None)] * len(sent)
+    rows = await conn.fetch("SELECT activity_id, actor_uri, recipient_id, payload FROM inbox_items ORDER BY id")
+    assert sorted(r["activity_id"] for r in rows) == sorted(like["id"] for like in likes)
+    assert all(r["recipient_id"] == library.id and r["payload"] == {"id": r["activity_id"], **r["payload"]} for r in rows)
+    assert {r["activity_id"]: r["actor_uri"] for r in rows} == {like["id"]: like["actor"] for like in likes}
+
+
+async def test_an_activity_the_database_cannot_hold_is_400_and_the_others_are_stored(
+    deliver: Deliver, peer: RemotePeer, alice: PeerUser, library: LocalActor, conn: asyncpg.Connection
+) -> None:
+    """A NUL character (which PostgreSQL's jsonb refuses) fails its own request only, even within one batch."""
+    good = [peer.activity(alice, "Like", f"{library.uri}/statuses/{n}") for n in range(5)]
+    bad = peer.activity(alice, "Like", f"{library.uri}/statuses/9", content="nul \u0000 here")
+    answers = await asyncio.gather(*(deliver(activity) for activity in [*good, bad]))
+    assert answers[:5] == [(202, None)] * 5
+    refused(*answers[5], 400, "store: the activity cannot be stored: ")
+    stored = {r["activity_id"] for r in await conn.fetch("SELECT activity_id FROM inbox_items")}
+    assert stored == {like["id"] for like in good}
+
+
+async def test_while_the_queue_cannot_be_written_every_request_gets_503_and_a_retry_later_succeeds(
+    deliver: Deliver, peer: RemotePeer, alice: PeerUser, library: LocalActor, conn: asyncpg.Connection
+) -> None:
+    likes = [peer.activity(alice, "Like", f"{library.uri}/statuses/{n}") for n in range(6)]
+    await conn.execute("ALTER TABLE inbox_items RENAME TO inbox_items_away")
+    try:
+        answers = await asyncio.gather(*(deliver(like) for like in likes))
+    finally:
+        await conn.execute("ALTER TABLE inbox_items_away RENAME TO inbox_items")
+    for status, answer in answers:
+        refused(status, answer, 503, "store: the activity cannot be stored now; retry later")
+    assert await conn.fetchval("SELECT count(*) FROM inbox_items") == 0
+    assert [await deliver(like) for like in likes] == [(202, None)] * 6
+    assert await conn.fetchval("SELECT count(*) FROM inbox_items") == 6

@@ -9,7 +9,6 @@ import asyncpg
 import pytest
 
 from actors.queries import LocalActor
-from fedi.database import create_pool
 from fedi.http_client import HttpClient
 from fedi.settings import Settings
 from keys.keypairs import KeyVault
@@ -18,14 +17,6 @@ from tests.outbox.sinks import Sink, running_sink
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 HOSTS = {name: "127.0.0.1" for name in ("a.test", "b.test", "c.test")}
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A connection pool to the test's database."""
-    pool = await create_pool(database_url)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 from aiohttp import web
@@ -109,22 +109,37 @@ class Sink:
         return None if row is None else PublicKey(**dict(row))
 
 
+class PostReceiver(Protocol):
+    """A test server's handler of every POST: it learns its port and is told when it closes."""
+
+    port: int
+    closing: asyncio.Event
+
+    async def handle(self, request: web.Request) -> web.StreamResponse: ...
+
+
+Receiver = TypeVar("Receiver", bound=PostReceiver)
+
+
 @asynccontextmanager
-async def running_sink(pool: asyncpg.Pool) -> AsyncIterator[Sink]:
-    """A sink listening on a free loopback port until the block ends."""
-    sink = Sink(pool)
+async def serving_posts(receiver: Receiver) -> AsyncIterator[Receiver]:
+    """Serve ``receiver`` on a free loopback port until the block ends (then its waits end too)."""
     app = web.Application()
-    app.router.add_post("/{tail:.*}", sink.handle)
+    app.router.add_post("/{tail:.*}", receiver.handle)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    sink.port = int(runner.addresses[0][1])
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    receiver.port = int(runner.addresses[0][1])
     try:
-        yield sink
+        yield receiver
     finally:
-        sink.closing.set()
+        receiver.closing.set()
         await runner.cleanup()
+
+
+def running_sink(pool: asyncpg.Pool) -> AbstractAsyncContextManager[Sink]:
+    """A sink listening on a free loopback port until the block ends."""
+    return serving_posts(Sink(pool))
 
 
 async def remote_actor(

@@ -101,7 +101,10 @@ async def seed_department(
 
     alice = peer.users["alice"]
     note = peer.note(alice, "<p>Great, thank you!</p>", inReplyTo=first.uri, cc=[library.uri])
-    status, _ = await peer.deliver(http, alice, f"{instance.base_url}/users/library/inbox", peer.activity(alice, "Create", note, to=[PUBLIC]))
+    status, _ = await peer.deliver(
+        http, alice, f"{instance.base_url}/users/library/inbox", peer.activity(alice, "Create", note, to=[PUBLIC]),
+        host="city.example",
+    )
     assert status == 202
     services = instance.services
     await Worker(services.pool, [InboxTask(services.pool, services.resolver, services.settings)]).run_until_idle()

@@ -78,7 +78,8 @@ async def test_two_workers_never_deliver_a_row_twice(
 async def test_the_assembled_worker(settings: Settings, database_url: str) -> None:
     async with open_services(settings, database_url) as services:
         worker = build_worker(services)
-        assert [task.name for task in worker.tasks] == ["inbox", "scheduled", "deliveries"]
+        names = [task.name for task in worker.tasks]
+        assert {"inbox", "scheduled", "deliveries"} <= set(names) and len(set(names)) == len(names)
     assert user_agent(settings) == "fedi/0.1.0 (+https://city.example/)"
 
 
@@ -111,7 +112,7 @@ async def test_a_killed_worker_leaves_nothing_undelivered(
             "SELECT inbox_url FROM deliveries WHERE state = 'pending' AND locked_until > now()"
         )
     }
-    assert in_flight  # the kill interrupted a batch
+    assert 0 < len(in_flight) <= 100  # the kill interrupted the window the worker had claimed, no more
     # Time passes: the dead worker's locks expire.
     await conn.execute("UPDATE deliveries SET locked_until = now() - interval '1 second' WHERE locked_until > now()")
 

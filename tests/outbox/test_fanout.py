@@ -6,6 +6,7 @@ import asyncio
 
 import asyncpg
 
+from fedi.metrics import DELIVERIES
 from fedi.settings import Settings
 from fedi.worker import WAKE_CHANNEL
 from keys.keypairs import KeyVault
@@ -79,6 +80,11 @@ def test_host_of() -> None:
     assert host_of("mailto:someone@a.example") is None
 
 
+def skipped_count() -> float:
+    """The ``fedi_deliveries{outcome="skipped"}`` counter of this process."""
+    return DELIVERIES.labels("skipped")._value.get()
+
+
 async def test_deliveries_to_a_paused_host_are_skipped(conn: asyncpg.Connection, settings: Settings, vault: KeyVault) -> None:
     library = await make_department(conn, settings, vault, "library")
     await conn.execute(
@@ -86,12 +92,14 @@ async def test_deliveries_to_a_paused_host_are_skipped(conn: asyncpg.Connection,
            VALUES ('down.example', 40, now() - interval '4 days', now() + interval '1 day'),
                   ('was-down.example', 40, now() - interval '5 days', now() - interval '1 minute')"""
     )
+    skipped_before = skipped_count()
     inboxes = ["https://down.example/inbox", "https://up.example/inbox", "https://was-down.example/inbox"]
     assert await enqueue_activity(conn, actor_id=library.id, activity=note_activity(library.uri), inboxes=inboxes) == 3
     states = {r["host"]: (r["state"], r["finished_at"] is not None) for r in await conn.fetch("SELECT * FROM deliveries")}
     assert states == {
         "down.example": ("skipped", True), "up.example": ("pending", False), "was-down.example": ("pending", False),
     }
+    assert skipped_count() == skipped_before + 1  # counted in /metrics as a skipped delivery
 
 
 async def test_enqueueing_wakes_workers_at_commit(database_url: str, conn: asyncpg.Connection, settings: Settings, vault: KeyVault) -> None:

@@ -15,8 +15,8 @@ import ipaddress
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from actors.queries import LocalActor
 from fedi import embedded
-from fedi.database import connect, create_pool
+from fedi.database import connect
 from fedi.http_client import HttpClient
 from fedi.migrate import migrate
 from fedi.settings import Settings, load_settings
@@ -41,7 +41,7 @@ from outbox.deliveries import DeliveryTask
 from outbox.fanout import enqueue_activity
 from tests.conftest import TEST_SECRET
 from tests.factories import make_department
-from tests.outbox.sinks import Reply, Sink, follow, note_activity, remote_actor, running_sink
+from tests.outbox.sinks import Reply, Sink, follow, note_activity, remote_actor, running_sink, serving_posts
 from tests.peers import PUBLIC, RemotePeer, running_peer
 from tests.processes import clean_environ, eventually, fedi_process, free_port, run_fedi, wait_until_up
 
@@ -82,29 +82,9 @@ class DripServer:
         return response
 
 
-@asynccontextmanager
-async def running_drip() -> AsyncIterator[DripServer]:
+def running_drip() -> AbstractAsyncContextManager[DripServer]:
     """A drip server on a free loopback port."""
-    drip = DripServer()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", drip.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    drip.port = int(runner.addresses[0][1])
-    try:
-        yield drip
-    finally:
-        drip.closing.set()
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url)
-    yield pool
-    await pool.close()
+    return serving_posts(DripServer())
 
 
 @pytest.fixture
@@ -211,21 +191,9 @@ class KnownKeySink(Sink):
         return self.keys.get(key_id)
 
 
-@asynccontextmanager
-async def running_known_key_sink(keys: dict[str, PublicKey]) -> AsyncIterator[KnownKeySink]:
-    sink = KnownKeySink(keys)
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", sink.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    sink.port = int(runner.addresses[0][1])
-    try:
-        yield sink
-    finally:
-        sink.closing.set()
-        await runner.cleanup()
+def running_known_key_sink(keys: dict[str, PublicKey]) -> AbstractAsyncContextManager[KnownKeySink]:
+    """A sink that checks signatures against ``keys`` only, on a free loopback port."""
+    return serving_posts(KnownKeySink(keys))
 
 
 @dataclass

@@ -288,7 +288,9 @@ async def test_a_reply_delivered_through_the_inbox_appears_sanitized_in_the_thre
     alice = peer.users["alice"]
     note = peer.note(alice, '<p>Great! <script>alert(1)</script><a href="javascript:void(0)">x</a></p>',
                      inReplyTo=post.uri, cc=[library.uri])
-    status, _ = await peer.deliver(http, alice, f"{server}/users/library/inbox", peer.activity(alice, "Create", note, to=[PUBLIC]))
+    status, _ = await peer.deliver(
+        http, alice, f"{server}/users/library/inbox", peer.activity(alice, "Create", note, to=[PUBLIC]), host="city.example"
+    )
     assert status == 202
     services = instance.services
     await Worker(services.pool, [InboxTask(services.pool, services.resolver, services.settings)]).run_until_idle()
