@@ -7,9 +7,10 @@ against a fixed hash, so the answer takes as long as for a wrong password and re
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 MIN_LENGTH = 10
 MAX_LENGTH = 1024
@@ -21,6 +22,8 @@ class PasswordRejected(ValueError):
 
 @cache
 def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher  # here, not at start-up: only logins and password changes need it
+
     return PasswordHasher()
 
 
@@ -47,6 +50,8 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches; a missing hash still costs one verification and never matches."""
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     try:
         return _hasher().verify(password_hash or _decoy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-
-from starlette.requests import Request
+from typing import TYPE_CHECKING
 
 from api import token_queries
 from api.errors import Forbidden, Unauthorized, Unprocessable
 from api.scopes import allows
 from api.tokens import hash_secret
+
+if TYPE_CHECKING:  # the worker reaches this module without serving requests
+    from starlette.requests import Request
 
 ROLE_RANK = {"viewer": 0, "editor": 1, "admin": 2}
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import TYPE_CHECKING
 
 from fedi.errors import FediError
-from fedi.responses import error_response
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 
 class ApiError(FediError):
@@ -53,5 +55,7 @@ class TooManyRequests(ApiError):
 
 async def api_error_response(request: Request, exc: Exception) -> Response:
     """The exception handler the app installs for ApiError."""
+    from fedi.responses import error_response  # here: the worker raises ApiError but answers no requests
+
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.message, exc.headers)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from starlette.requests import Request
-
 from api.errors import Unprocessable
+
+if TYPE_CHECKING:  # the worker reaches this module without serving requests
+    from starlette.requests import Request
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 40
@@ -53,7 +55,8 @@ def link_header(request: Request, ids: list[int], page: Page) -> dict[str, str]:
     if not ids:
         return {}
     base = str(request.url.replace(query=""))
-    kept = {k: v for k, v in request.query_params.items() if k not in ("max_id", "since_id", "min_id")}
-    next_url = f"{base}?{urlencode({**kept, 'max_id': min(ids)})}"
-    prev_url = f"{base}?{urlencode({**kept, 'min_id': max(ids)})}"
+    kept = urlencode({k: v for k, v in request.query_params.items() if k not in ("max_id", "since_id", "min_id")})
+    query = f"{base}?{kept}&" if kept else f"{base}?"
+    next_url = f"{query}max_id={min(ids)}"
+    prev_url = f"{query}min_id={max(ids)}"
     return {"Link": f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'}

@@ -20,7 +20,6 @@ from actors.remote import ActorResolver
 from api.auth import ROLE_RANK
 from api.errors import ApiError
 from api.statuses import publishing_queries, scheduling_queries
-from api.statuses.publishing import Draft, Writer, publish
 from api.statuses.scheduling_queries import Scheduled
 from fedi.settings import Settings
 from fedi import worker
@@ -58,6 +57,9 @@ class ScheduledTask:
 
     async def process(self, item: Scheduled) -> None:
         """Publish the status and mark the row published, in one transaction."""
+        # here, not at import: an idle worker need not hold the status composer and its outbox builders
+        from api.statuses.publishing import Draft, Writer, publish
+
         async with self.pool.acquire() as conn, conn.transaction():
             if not await scheduling_queries.lock_claimed(conn, item):
                 log.info("scheduled status %s was handled elsewhere", item.id)

@@ -27,7 +27,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
-from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from fedi.addresses import AddressPolicy, IPAddress, IPNetwork, is_public, parse_address
@@ -281,13 +280,12 @@ class HttpClient:
         if sign is not None:
             send_headers = sign(method, url, send_headers, body)
         token = _current_hop.set(_Hop(url=url, plain_http=plain_http))
-        try:
-            with _mapped_errors(url):
-                async with self._session.request(
-                    method, target, headers=send_headers, data=body, allow_redirects=False
-                ) as response:
-                    content = await _read_capped(response, url, max_bytes)
-                    return HttpResponse(response.status, CIMultiDictProxy(CIMultiDict(response.headers)), content, url)
+        try:  # errors are mapped by the callers, around their timeout
+            async with self._session.request(
+                method, target, headers=send_headers, data=body, allow_redirects=False
+            ) as response:
+                content = await _read_capped(response, url, max_bytes)
+                return HttpResponse(response.status, response.headers, content, url)  # the response's own copy
         finally:
             _current_hop.reset(token)
 

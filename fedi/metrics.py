@@ -15,18 +15,19 @@ import ipaddress
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 import asyncpg
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
-from fedi.responses import error_response
 from fedi.settings import IPNetwork
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 OTHER = "other"
@@ -108,6 +109,8 @@ def render_counters() -> bytes:
     """This process's counters, or every process's added up in multiprocess mode."""
     if multiprocess_dir() is None:
         return generate_latest(REGISTRY)
+    from prometheus_client.multiprocess import MultiProcessCollector  # only with --workers N
+
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     return generate_latest(registry)
@@ -141,6 +144,11 @@ def is_allowed(client: str | None, allowed: tuple[IPNetwork, ...]) -> bool:
 
 def build_routes(queue_depth: QueueDepth, allowed: tuple[IPNetwork, ...]) -> list[Route]:
     """``GET /metrics`` for clients in ``allowed``: the counters plus the queue gauges read from the database."""
+    # here, not at import: the worker counts but serves no starlette routes
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from fedi.responses import error_response
 
     async def metrics(request: Request) -> Response:
         """The Prometheus text exposition."""

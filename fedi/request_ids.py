@@ -8,6 +8,8 @@ and set in ``fedi.logs.request_id`` while the request is handled. When the answe
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import secrets
 import time
@@ -22,11 +24,24 @@ _HEADER = HEADER.encode()
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
+_PREFIX = secrets.token_hex(8)
+_counter = itertools.count(1)
+
+
+def _new_prefix() -> None:
+    """A forked process draws its own prefix, so two processes never hand out the same id."""
+    global _PREFIX
+    _PREFIX = secrets.token_hex(8)
+
+
+os.register_at_fork(after_in_child=_new_prefix)
+
+
 def accepted_request_id(value: str | None) -> str:
-    """The incoming id when it is safe to log and echo, else a new random one."""
+    """The incoming id when it is safe to log and echo, else a new one (a random prefix per process, then a count)."""
     if value is not None and REQUEST_ID_RE.match(value):
         return value
-    return secrets.token_hex(16)
+    return f"{_PREFIX}{next(_counter):016x}"
 
 
 def route_template(scope: Scope) -> str:
@@ -46,7 +61,11 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == _HEADER), None)
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == _HEADER:
+                incoming = value.decode("latin-1")
+                break
         rid = accepted_request_id(incoming)
         echoed = (_HEADER, rid.encode())
         token = request_id.set(rid)

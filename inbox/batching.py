@@ -2,12 +2,13 @@
 
 A request hands its activity to the process's ``InboxWriter`` and waits. Whenever activities are
 queued and no flush is running, a flush starts: it takes up to ``max_batch`` of them and stores them
-with one ``INSERT … SELECT FROM unnest(…) ON CONFLICT (activity_id) DO NOTHING`` (an id repeated
-within the batch is stored once, by its first request), clears the failure state of those senders'
-hosts that the delivery side marked failing, and sends one NOTIFY, all in one transaction. Only
-after the commit does each waiting request learn whether its activity was new or a repeat, so "202
-only once stored" still holds. Requests arriving meanwhile queue up for the next flush, so the
-batch grows with the load and a lone request is written at once.
+with one statement: ``INSERT … SELECT FROM unnest(…) ON CONFLICT (activity_id) DO NOTHING`` (an id
+repeated within the batch is stored once, by its first request), one NOTIFY when any was new, and the
+senders' hosts that the delivery side marked failing, whose failure state is then cleared (rarely
+needed, so the common batch is one round trip). Only after that commit does each waiting request
+learn whether its activity was new or a repeat, so "202 only once stored" still holds. Requests
+arriving meanwhile queue up for the next flush, so the batch grows with the load and a lone request
+is written at once.
 
 If the database cannot be reached or fails otherwise, every request of the batch fails with
 ``StoreFailed`` (answered 503, the sender retries). If the batch statement is refused for its data
@@ -28,7 +29,7 @@ from starlette.requests import Request
 
 from fedi.database import UNAVAILABLE_ERRORS
 from fedi.errors import FediError
-from fedi.worker import notify_work
+from fedi.worker import WAKE_CHANNEL
 from inbox import queries
 from outbox.deliveries import mark_host_available
 
@@ -91,14 +92,12 @@ class InboxWriter:
                 _resolve(batch, stored)
 
     async def _write(self, batch: list[QueuedActivity]) -> set[str]:
-        """One transaction for the whole batch; the ids stored by it."""
+        """One statement for the whole batch (then the rare failing hosts cleared); the ids stored by it."""
         hosts = sorted({queued.host for queued in batch if queued.host})
-        async with self.pool.acquire() as conn, conn.transaction():
-            stored = await queries.store_items(conn, [queued.item for queued in batch])
-            for host in await queries.failing_hosts(conn, hosts):
+        async with self.pool.acquire() as conn:
+            stored, failing = await queries.store_items(conn, [queued.item for queued in batch], hosts, WAKE_CHANNEL)
+            for host in failing:  # rare: most senders' hosts are not failing
                 await mark_host_available(conn, host)
-            if stored:
-                await notify_work(conn)
         return stored
 
     async def _write_each(self, batch: list[QueuedActivity]) -> None:

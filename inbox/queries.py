@@ -106,8 +106,12 @@ async def store_item(
     return status == "INSERT 0 1"
 
 
-async def store_items(conn: asyncpg.Connection, items: Sequence[NewItem]) -> set[str]:
-    """Queue received activities in one statement, each id once (its first item); the ids that were new.
+async def store_items(
+    conn: asyncpg.Connection, items: Sequence[NewItem], hosts: Sequence[str], wake_channel: str
+) -> tuple[set[str], list[str]]:
+    """Queue received activities in one statement, each id once (its first item); the ids that were new and
+    those of ``hosts`` the delivery side counts as failing or paused. A NOTIFY on ``wake_channel`` goes out
+    (at commit) when any was new.
 
     A recipient deleted meanwhile is stored as none, as its deletion would have left it.
     """
@@ -116,30 +120,26 @@ async def store_items(conn: asyncpg.Connection, items: Sequence[NewItem]) -> set
                SELECT DISTINCT ON (activity_id) activity_id, activity_type, actor_uri, recipient_id, payload, n
                FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])
                     WITH ORDINALITY AS b (activity_id, activity_type, actor_uri, recipient_id, payload, n)
-               ORDER BY activity_id, n)
-           INSERT INTO inbox_items (activity_id, activity_type, actor_uri, recipient_id, payload)
-           SELECT b.activity_id, b.activity_type, b.actor_uri, a.id, b.payload::jsonb
-           FROM batch b LEFT JOIN actors a ON a.id = b.recipient_id
-           ORDER BY b.n
-           ON CONFLICT (activity_id) DO NOTHING
-           RETURNING activity_id""",
-        [i.activity_id for i in items], [i.activity_type for i in items], [i.actor_uri for i in items],
-        [i.recipient_id for i in items], [i.payload for i in items],
-    )
-    return {r["activity_id"] for r in rows}
-
-
-async def failing_hosts(conn: asyncpg.Connection, hosts: Sequence[str]) -> list[str]:
-    """Those of ``hosts`` the delivery side counts as failing or paused (a cheap read; most are not)."""
-    if not hosts:
-        return []
-    rows = await conn.fetch(
-        """SELECT host FROM hosts WHERE host = ANY($1::text[])
+               ORDER BY activity_id, n),
+           stored AS (
+               INSERT INTO inbox_items (activity_id, activity_type, actor_uri, recipient_id, payload)
+               SELECT b.activity_id, b.activity_type, b.actor_uri, a.id, b.payload::jsonb
+               FROM batch b LEFT JOIN actors a ON a.id = b.recipient_id
+               ORDER BY b.n
+               ON CONFLICT (activity_id) DO NOTHING
+               RETURNING activity_id),
+           woken AS (SELECT pg_notify($7, '') FROM (SELECT 1 FROM stored LIMIT 1) AS any_stored)
+           SELECT activity_id, NULL::text AS failing FROM stored
+           UNION ALL
+           SELECT NULL, host FROM hosts WHERE host = ANY($6::text[])
              AND (consecutive_failures > 0 OR failing_since IS NOT NULL OR unavailable_until IS NOT NULL)
-           ORDER BY host""",
-        list(hosts),
+           UNION ALL
+           SELECT NULL, NULL FROM woken""",
+        [i.activity_id for i in items], [i.activity_type for i in items], [i.actor_uri for i in items],
+        [i.recipient_id for i in items], [i.payload for i in items], list(hosts), wake_channel,
     )
-    return [r["host"] for r in rows]
+    stored = {r["activity_id"] for r in rows if r["activity_id"] is not None}
+    return stored, sorted(r["failing"] for r in rows if r["failing"] is not None)
 
 
 async def claim_items(conn: asyncpg.Connection, limit: int, lock_seconds: float) -> list[InboxItem]:

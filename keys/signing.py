@@ -19,17 +19,21 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from keys.digests import make_content_digest, make_digest
 from keys.message_signatures import Component, Params, serialize_signature_params, signature_base
-from keys.signatures import CavageSignature, normalize_headers, signing_string
+from keys.signatures import normalize_headers
 
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
+_PKCS1V15 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+
+
 def sign_bytes(private_key: PrivateKey, data: bytes) -> bytes:
     """Raw signature: RSASSA-PKCS1-v1_5 SHA-256 for RSA keys, Ed25519 for Ed25519 keys."""
     if isinstance(private_key, rsa.RSAPrivateKey):
-        return private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        return private_key.sign(data, _PKCS1V15, _SHA256)
     return private_key.sign(data)
 
 
@@ -66,17 +70,17 @@ def sign_request(
     ``digest`` is the body's ``Digest`` value when the caller computed it already (one body sent to many inboxes).
     """
     host, path = _host_and_path(url)
-    added = {"Host": host, "Date": http_date(now) if now is not None else current_http_date()}
+    date = http_date(now) if now is not None else current_http_date()
+    added = {"Host": host, "Date": date}
+    # The signing string of these fixed headers (what keys.signatures.signing_string builds), written out.
+    text = f"(request-target): {method.lower()} {path}\nhost: {host}\ndate: {date.strip()}"
+    listed = "(request-target) host date"
     if body is not None:
-        added["Digest"] = digest or make_digest(body)
-    names: tuple[str, ...] = ("(request-target)", "host", "date")
-    if body is not None:
-        names += ("digest",)
+        added["Digest"] = digest = digest or make_digest(body)
+        text += f"\ndigest: {digest.strip()}"
+        listed += " digest"
     algorithm = "rsa-sha256" if isinstance(private_key, rsa.RSAPrivateKey) else "hs2019"
-    draft = CavageSignature(key_id=key_id, algorithm=algorithm, headers=names, signature=b"")
-    text = signing_string(draft, method, path, host, normalize_headers(added))
     signature = base64.b64encode(sign_bytes(private_key, text.encode("utf-8"))).decode("ascii")
-    listed = " ".join(names)
     added["Signature"] = (
         f'keyId="{_quote(key_id)}",algorithm="{algorithm}",headers="{listed}",signature="{signature}"'
     )
@@ -124,6 +128,8 @@ def _host_and_path(url: str) -> tuple[str, str]:
 
 
 def _merge(headers: Mapping[str, str] | None, added: dict[str, str]) -> dict[str, str]:
+    if not headers:
+        return added
     replaced = {name.lower() for name in added}
     kept = {name: value for name, value in (headers or {}).items() if name.lower() not in replaced}
     return kept | added

@@ -48,7 +48,9 @@ class RelationshipFlags:
 
 def render_time(moment: datetime) -> str:
     """An ISO 8601 time in UTC with milliseconds, as Mastodon writes them."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not timezone.utc:  # the database's times already are
+        moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def render_day(moment: datetime) -> str:

@@ -8,6 +8,7 @@ milliseconds. A remote post's attachments have no row of their own: they get ids
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -73,13 +74,19 @@ def render_mention(actor: MentionedAccount, settings: Settings) -> Json:
     return {"id": str(actor.id), "username": actor.username, "url": url, "acct": handle}
 
 
+@lru_cache(maxsize=4096)
+def _quoted(name: str) -> str:
+    """A tag name as a URL path segment (a page of statuses repeats a few tags many times)."""
+    return quote(name)
+
+
 def render_tags(post: Post, settings: Settings) -> list[Json]:
     """The post's hashtags as Status::Tag (linking to this server's tag pages)."""
     tags = []
     for tag in post.tags:
-        name = str(tag.get("name") or "").lstrip("#")
+        name = str(tag.get("name") or "").lstrip("#").lower()
         if tag.get("type") == "Hashtag" and name:
-            tags.append({"name": name.lower(), "url": f"{settings.base_url}/tags/{quote(name.lower())}"})
+            tags.append({"name": name, "url": f"{settings.base_url}/tags/{_quoted(name)}"})
     return tags
 
 

@@ -120,29 +120,44 @@ async def extras(
     like and boost, the replied-to author, the application, the mentions and the media (as JSON arrays); and
     the authors with their Account counts, by id."""
     rows = await conn.fetch(
-        f"""WITH authors AS MATERIALIZED (
-                SELECT {account_columns('$3')} FROM actors x
-                WHERE x.id IN (SELECT author_id FROM posts WHERE id = ANY($1::bigint[])))
-            SELECT p.id AS post_id,
-                  (SELECT count(*) FROM posts r WHERE r.in_reply_to_id = p.id AND r.deleted_at IS NULL) AS replies,
-                  (SELECT count(*) FROM interactions i WHERE i.post_id = p.id AND i.kind = 'like') AS favourites,
-                  (SELECT count(*) FROM interactions i WHERE i.post_id = p.id AND i.kind = 'announce') AS reblogs,
-                  EXISTS (SELECT 1 FROM interactions i WHERE i.post_id = p.id AND i.kind = 'like'
-                          AND i.actor_id = $2) AS favourited,
-                  EXISTS (SELECT 1 FROM interactions i WHERE i.post_id = p.id AND i.kind = 'announce'
-                          AND i.actor_id = $2) AS reblogged,
+        f"""WITH page AS MATERIALIZED (
+                SELECT p.id, p.author_id, p.in_reply_to_id, p.application_id,
+                       p.id = min(p.id) OVER (PARTITION BY p.author_id) AS first_of_author
+                FROM posts p WHERE p.id = ANY($1::bigint[])),
+            authors AS MATERIALIZED (
+                SELECT {account_columns('$3')} FROM actors x WHERE x.id IN (SELECT author_id FROM page)),
+            counts AS (
+                SELECT i.post_id, count(*) FILTER (WHERE i.kind = 'like') AS favourites,
+                       count(*) FILTER (WHERE i.kind = 'announce') AS reblogs,
+                       coalesce(bool_or(i.kind = 'like' AND i.actor_id = $2), false) AS favourited,
+                       coalesce(bool_or(i.kind = 'announce' AND i.actor_id = $2), false) AS reblogged
+                FROM interactions i WHERE i.post_id = ANY($1::bigint[]) GROUP BY i.post_id),
+            replies AS (
+                SELECT r.in_reply_to_id AS post_id, count(*) AS replies FROM posts r
+                WHERE r.in_reply_to_id = ANY($1::bigint[]) AND r.deleted_at IS NULL GROUP BY r.in_reply_to_id),
+            mentions AS (
+                SELECT m.post_id, json_agg(json_build_array(a.id, a.username, a.domain, a.local, a.url, a.uri)
+                                           ORDER BY a.id) AS mentions
+                FROM post_mentions m JOIN actors a ON a.id = m.actor_id
+                WHERE m.post_id = ANY($1::bigint[]) GROUP BY m.post_id),
+            media AS (
+                SELECT m.post_id, json_agg(json_build_array({MEDIA_JSON}) ORDER BY m.position) AS media
+                FROM media_attachments m WHERE m.post_id = ANY($1::bigint[]) GROUP BY m.post_id)
+            SELECT p.id AS post_id, coalesce(replies.replies, 0) AS replies,
+                  coalesce(counts.favourites, 0) AS favourites, coalesce(counts.reblogs, 0) AS reblogs,
+                  coalesce(counts.favourited, false) AS favourited, coalesce(counts.reblogged, false) AS reblogged,
                   parent.author_id AS parent_author_id,
                   app.name AS application_name, app.website AS application_website,
-                  (SELECT json_agg(json_build_array(a.id, a.username, a.domain, a.local, a.url, a.uri) ORDER BY a.id)
-                   FROM post_mentions m JOIN actors a ON a.id = m.actor_id WHERE m.post_id = p.id) AS mentions,
-                  (SELECT json_agg(json_build_array({MEDIA_JSON}) ORDER BY m.position)
-                   FROM media_attachments m WHERE m.post_id = p.id) AS media,
-                  author.*  -- last: ACCOUNT_WIDTH columns read by account_of
-           FROM posts p
-           JOIN authors author ON author.id = p.author_id
+                  mentions.mentions, media.media, p.author_id,
+                  author.*  -- last: ACCOUNT_WIDTH columns read by account_of, on the author's first post only
+           FROM page p
+           LEFT JOIN authors author ON author.id = p.author_id AND p.first_of_author
+           LEFT JOIN counts ON counts.post_id = p.id
+           LEFT JOIN replies ON replies.post_id = p.id
+           LEFT JOIN mentions ON mentions.post_id = p.id
+           LEFT JOIN media ON media.post_id = p.id
            LEFT JOIN posts parent ON parent.id = p.in_reply_to_id
-           LEFT JOIN oauth_applications app ON app.id = p.application_id
-           WHERE p.id = ANY($1::bigint[])""",
+           LEFT JOIN oauth_applications app ON app.id = p.application_id""",
         list(post_ids), viewer_id, list(LISTED),
     )
     found: dict[int, PostExtras] = {}
@@ -154,9 +169,8 @@ async def extras(
             tuple(MentionedAccount(*m) for m in r["mentions"] or ()),
             tuple(media_from_json(m) for m in r["media"] or ()),
         )
-        author_id = r[len(r) - ACCOUNT_WIDTH]
-        if author_id not in authors:
-            authors[author_id] = account_of(r, len(r) - ACCOUNT_WIDTH)
+        if r[len(r) - ACCOUNT_WIDTH] is not None:  # the author's columns, present once per author
+            authors[r["author_id"]] = account_of(r, len(r) - ACCOUNT_WIDTH)
     return found, authors
 
 

@@ -126,6 +126,7 @@ def test_fuzz_sanitized_html_has_no_script_style_handler_or_unsafe_url(value: st
 
 
 @given(any_html)
+@example("<H1><C><H1>")  # a heading inside a heading: the parser moves it out on the next pass
 def test_fuzz_sanitizing_twice_changes_nothing(value: str) -> None:
     """Sanitized HTML is a fixed point: stored posts read back and cleaned again stay the same."""
     once = sanitize_html(value)
