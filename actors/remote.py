@@ -21,12 +21,12 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -37,6 +37,7 @@ from actors.departments import ensure_instance_actor
 from actors.errors import FetchFailed, InvalidDocument
 from actors.queries import Actor
 from actors.remote_documents import host_of, parse_actor
+from fedi.caches import Clock, TimedCache
 from fedi.http_client import FetchError, HttpClient
 from fedi.settings import Settings
 from keys.keypairs import KeyVault
@@ -56,43 +57,6 @@ KEY_CACHE_SIZE = 10_000
 KEY_FETCHES = 30
 KEY_FETCH_SECONDS = 60.0
 MAX_HOSTS = 10_000
-
-Clock = Callable[[], float]
-V = TypeVar("V")
-
-
-class TimedCache(Generic[V]):
-    """At most ``size`` values, each forgotten ``seconds`` after it was put; the least recently put go first."""
-
-    def __init__(self, seconds: float, size: int, clock: Clock = time.monotonic) -> None:
-        self.seconds = seconds
-        self.size = size
-        self.clock = clock
-        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: str) -> V | None:
-        """The value put under ``key``, unless it expired."""
-        found = self._items.get(key)
-        if found is None:
-            return None
-        if found[0] <= self.clock():
-            del self._items[key]
-            return None
-        return found[1]
-
-    def put(self, key: str, value: V) -> None:
-        """Remember ``value`` under ``key`` for ``seconds``."""
-        self._items.pop(key, None)
-        self._items[key] = (self.clock() + self.seconds, value)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-    def discard(self, key: str) -> None:
-        """Forget ``key``."""
-        self._items.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class FetchAllowance:

@@ -20,11 +20,7 @@ import json
 from typing import Any
 
 import asyncpg
-
-try:
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a declared dependency; the standard library still works
-    orjson = None  # type: ignore[assignment]
+import orjson
 
 Pool = asyncpg.Pool
 Connection = asyncpg.Connection
@@ -74,14 +70,12 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 
 def _loads(text: str) -> Any:
-    """A json/jsonb value as Python objects (orjson when installed; the standard library for what it refuses,
-    such as integers beyond 64 bits)."""
-    if orjson is not None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
+    """A json/jsonb value as Python objects (orjson; the standard library for what it refuses, such as
+    integers beyond 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _dumps(value: Any) -> str:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from actors.queries import local_actor_by_username
-from actors.remote import TimedCache
+from fedi.caches import TimedCache
 from fedi.responses import error_response
 from inbox.pipeline import InboxLimits, outcome_response, receive
 
